@@ -1,0 +1,103 @@
+"""Settings: ``GOVLINK_*`` environment variables over ``govlink.toml`` over embedded defaults.
+
+With no configuration at all every command runs on the bundled demo city (Dongying's six halls)
+and says so: :attr:`Settings.is_development_default` tells whether anything was configured.
+Secrets are :class:`pydantic.SecretStr` and never printed.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from pydantic import Field, SecretStr
+from pydantic import ValidationError as PydanticValidationError
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+from ._errors import ConfigError
+
+__all__ = ["Settings", "load_settings"]
+
+#: Where settings are read from when ``GOVLINK_CONFIG`` does not name a file.
+DEFAULT_CONFIG_FILE = "govlink.toml"
+
+
+class Settings(BaseSettings):
+    """govlink's settings. Every field is settable as ``GOVLINK_<FIELD>`` or in ``govlink.toml``."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="GOVLINK_",
+        extra="forbid",
+        frozen=True,
+    )
+
+    home: Path = Field(
+        default=Path(".govlink"), description="Working directory for state (keys, default store)."
+    )
+    store: str | None = Field(
+        default=None,
+        description="Store URL: sqlite:///path or postgresql://...; default sqlite in home.",
+    )
+    key_passphrase: SecretStr | None = Field(
+        default=None, description="Passphrase that encrypts private signing keys at rest."
+    )
+    province_url: str | None = Field(
+        default=None, description="Base URL of the provincial platform (or the mock province)."
+    )
+    adapter: str = Field(default="reference", description="Province adapter name.")
+    city: str = Field(default="370500", description="GB/T 2260 code of the city running govlink.")
+    allow_weekend_fallback: bool = Field(
+        default=False,
+        description="Treat weekends as the only rest days for years without holiday data "
+        "(logs a warning; off by default).",
+    )
+    holiday_files: tuple[Path, ...] = Field(
+        default=(), description="Operator-supplied holiday data files (see docs/calendar.md)."
+    )
+
+    config_file: Path | None = Field(default=None, exclude=True)
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        toml_path = Path(os.environ.get("GOVLINK_CONFIG", DEFAULT_CONFIG_FILE))
+        return (
+            init_settings,
+            env_settings,
+            TomlConfigSettingsSource(settings_cls, toml_file=toml_path),
+        )
+
+    @property
+    def store_url(self) -> str:
+        """The store URL, defaulting to a SQLite file in ``home``."""
+        if self.store:
+            return self.store
+        return f"sqlite:///{self.home / 'govlink.db'}"
+
+    @property
+    def is_development_default(self) -> bool:
+        """True when nothing was configured: the bundled demo city and development defaults."""
+        configured = self.model_fields_set - {"config_file"}
+        return not configured
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Read settings, raising :class:`ConfigError` (naming the field) when they are invalid."""
+    try:
+        return Settings(**{k: v for k, v in overrides.items() if v is not None})
+    except PydanticValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"]) or "settings"
+        raise ConfigError(f"setting {where!r}: {first['msg']}") from None

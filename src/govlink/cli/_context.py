@@ -1,0 +1,82 @@
+"""What every ``govlink`` command gets: settings, the store, a console, and how to print results."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Any, Protocol
+
+from rich.console import Console
+
+from .._clock import Clock, system_clock
+from .._settings import Settings, load_settings
+from ..store import Store, open_store
+
+__all__ = ["CliContext", "CommandFunc", "Register"]
+
+
+@dataclass
+class CliContext:
+    """Built once per invocation from the parsed global options."""
+
+    args: argparse.Namespace
+    clock: Clock = system_clock
+    out: Console = field(default_factory=lambda: Console(highlight=False, soft_wrap=True))
+    err: Console = field(
+        default_factory=lambda: Console(stderr=True, highlight=False, soft_wrap=True)
+    )
+    _store: Store | None = None
+
+    @property
+    def json(self) -> bool:
+        return bool(getattr(self.args, "json", False))
+
+    @cached_property
+    def settings(self) -> Settings:
+        return load_settings(
+            store=getattr(self.args, "store", None),
+            home=getattr(self.args, "home", None),
+        )
+
+    def store(self) -> Store:
+        """The configured store, opened on first use and closed when the command ends."""
+        if self._store is None:
+            self._store = open_store(self.settings.store_url)
+        return self._store
+
+    def close(self) -> None:
+        if self._store is not None:
+            self._store.close()
+            self._store = None
+
+    def note_development_default(self, what: str = "the bundled demo city (Dongying)") -> None:
+        """Say on stderr that an embedded development default is in use."""
+        if self.settings.is_development_default and not self.json:
+            self.err.print(f"[dim]note: no configuration found; using {what} (development default)[/dim]")
+
+    def emit(self, data: Any, human: str | None = None) -> None:
+        """Print a result: JSON with ``--json``, else the human text (or pretty JSON)."""
+        if self.json or human is None:
+            sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=2, default=str) + "\n")
+            sys.stdout.flush()
+        else:
+            self.out.print(human)
+
+    @property
+    def interactive(self) -> bool:
+        """Whether progress bars make sense (a terminal, not --json)."""
+        return self.out.is_terminal and not self.json
+
+
+class CommandFunc(Protocol):
+    def __call__(self, ctx: CliContext) -> int: ...
+
+
+class Register(Protocol):
+    def __call__(
+        self, commands: argparse._SubParsersAction[argparse.ArgumentParser],
+        common: argparse.ArgumentParser,
+    ) -> None: ...

@@ -1,0 +1,134 @@
+"""The store contract: one small interface that SQLite and PostgreSQL both implement.
+
+Components (identity, sync, ...) own their tables. Each declares a :class:`Schema`: its name and
+an ordered tuple of :class:`Migration`. ``Store.migrate(schema)`` applies what is missing, in one
+write transaction per migration, serialised across threads and processes, and refuses a store
+whose schema is newer than the running code.
+
+SQL is written once with ``?`` placeholders; a backend translates them for its driver (so a
+literal ``?`` must not appear inside SQL string literals; pass it as a parameter). Where the two
+dialects differ, a migration gives the PostgreSQL text separately, and code may branch on
+``Connection.dialect``.
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
+from typing import Any, Literal, Protocol
+
+__all__ = ["Connection", "Cursor", "Dialect", "Migration", "Schema", "Store"]
+
+Dialect = Literal["sqlite", "postgresql"]
+
+
+@dataclass(frozen=True, slots=True)
+class Migration:
+    """One schema step. ``postgresql`` is only needed where its SQL differs from ``sqlite``."""
+
+    version: int
+    name: str
+    sqlite: str
+    postgresql: str | None = None
+
+    def sql_for(self, dialect: Dialect) -> str:
+        if dialect == "postgresql" and self.postgresql is not None:
+            return self.postgresql
+        return self.sqlite
+
+
+@dataclass(frozen=True, slots=True)
+class Schema:
+    """A component's tables: its name and its migrations, versions 1, 2, 3, ... in order."""
+
+    component: str
+    migrations: tuple[Migration, ...]
+
+    def __post_init__(self) -> None:
+        versions = [m.version for m in self.migrations]
+        if versions != list(range(1, len(versions) + 1)):
+            raise ValueError(f"schema {self.component!r}: versions must be 1..n in order")
+
+    @property
+    def version(self) -> int:
+        return len(self.migrations)
+
+
+class Cursor(Protocol):
+    """What a query returns: DB-API rows as tuples."""
+
+    @property
+    def rowcount(self) -> int: ...
+
+    def fetchone(self) -> Any: ...
+
+    def fetchall(self) -> list[Any]: ...
+
+    def __iter__(self) -> Iterator[Any]: ...
+
+
+class Connection(abc.ABC):
+    """A connection inside a transaction. SQL uses ``?`` placeholders in both dialects."""
+
+    dialect: Dialect
+
+    @abc.abstractmethod
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> Cursor:
+        """Run one statement."""
+
+    @abc.abstractmethod
+    def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
+        """Run one statement for many parameter rows."""
+
+    def fetchone(self, sql: str, params: Sequence[Any] = ()) -> Any:
+        """Run a query and return its first row, or ``None``."""
+        return self.execute(sql, params).fetchone()
+
+    def fetchall(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
+        """Run a query and return all its rows."""
+        return self.execute(sql, params).fetchall()
+
+    def scalar(self, sql: str, params: Sequence[Any] = ()) -> Any:
+        """Run a query and return the first column of its first row, or ``None``."""
+        row = self.fetchone(sql, params)
+        return None if row is None else row[0]
+
+
+class Store(abc.ABC):
+    """A durable store. Thread-safe: each thread gets its own connection.
+
+    Raises :class:`govlink.StoreError` when the backend cannot be reached or written, and
+    :class:`govlink.MigrationError` when a schema cannot be brought up to date.
+    """
+
+    url: str
+    dialect: Dialect
+
+    @abc.abstractmethod
+    def transaction(self, *, write: bool = True) -> AbstractContextManager[Connection]:
+        """A transaction: committed when the block ends, rolled back when it raises.
+
+        ``write=True`` takes the write lock up front (SQLite ``BEGIN IMMEDIATE``), so a
+        read-then-write never fails half-way on a lock upgrade. Nested use on the same thread
+        becomes a savepoint.
+        """
+
+    @abc.abstractmethod
+    def migrate(self, *schemas: Schema) -> dict[str, int]:
+        """Apply every missing migration of ``schemas``; return each component's version."""
+
+    @abc.abstractmethod
+    def schema_versions(self) -> dict[str, int]:
+        """The version of every component recorded in this store."""
+
+    @abc.abstractmethod
+    def close(self) -> None:
+        """Close every connection this store opened."""
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
