@@ -13,7 +13,11 @@ NOTES = Schema(
     "notes",
     (
         Migration(1, "create", "CREATE TABLE notes (id INTEGER PRIMARY KEY, body TEXT NOT NULL);"),
-        Migration(2, "add tag", "ALTER TABLE notes ADD COLUMN tag TEXT; CREATE INDEX notes_tag ON notes (tag);"),
+        Migration(
+            2,
+            "add tag",
+            "ALTER TABLE notes ADD COLUMN tag TEXT; CREATE INDEX notes_tag ON notes (tag);",
+        ),
     ),
 )
 
@@ -32,8 +36,13 @@ def test_store_newer_than_code_is_refused(any_store: Store) -> None:
 
 
 def test_failed_migration_leaves_the_previous_version(any_store: Store) -> None:
-    broken = Schema("broken", (Migration(1, "ok", "CREATE TABLE b1 (x INTEGER);"),
-                               Migration(2, "bad", "CREATE TABLE b2 (x INTEGER); NOT SQL;")))
+    broken = Schema(
+        "broken",
+        (
+            Migration(1, "ok", "CREATE TABLE b1 (x INTEGER);"),
+            Migration(2, "bad", "CREATE TABLE b2 (x INTEGER); NOT SQL;"),
+        ),
+    )
     with pytest.raises(MigrationError, match="broken 2"):
         any_store.migrate(broken)
     assert any_store.schema_versions()["broken"] == 1

@@ -21,7 +21,7 @@ from ._context import CliContext
 __all__ = ["COMMAND_MODULES", "build_parser", "main"]
 
 #: Command-group modules (``govlink.cli._<name>``), in the order ``--help`` lists them.
-COMMAND_MODULES: tuple[str, ...] = ()
+COMMAND_MODULES: tuple[str, ...] = ("demo",)
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
@@ -30,15 +30,21 @@ def common_options() -> argparse.ArgumentParser:
     """Options every subcommand accepts (``govlink keys list --json`` as well as before it)."""
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument(
-        "--store", default=argparse.SUPPRESS, metavar="URL",
+        "--store",
+        default=argparse.SUPPRESS,
+        metavar="URL",
         help="store URL (sqlite:///path or postgresql://...); env GOVLINK_STORE",
     )
     common.add_argument(
-        "--home", default=argparse.SUPPRESS, metavar="DIR",
+        "--home",
+        default=argparse.SUPPRESS,
+        metavar="DIR",
         help="working directory for state; env GOVLINK_HOME (default ./.govlink)",
     )
     common.add_argument(
-        "--json", action="store_true", default=argparse.SUPPRESS,
+        "--json",
+        action="store_true",
+        default=argparse.SUPPRESS,
         help="machine-readable output",
     )
     return common

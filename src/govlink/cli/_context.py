@@ -55,7 +55,9 @@ class CliContext:
     def note_development_default(self, what: str = "the bundled demo city (Dongying)") -> None:
         """Say on stderr that an embedded development default is in use."""
         if self.settings.is_development_default and not self.json:
-            self.err.print(f"[dim]note: no configuration found; using {what} (development default)[/dim]")
+            self.err.print(
+                f"[dim]note: no configuration found; using {what} (development default)[/dim]"
+            )
 
     def emit(self, data: Any, human: str | None = None) -> None:
         """Print a result: JSON with ``--json``, else the human text (or pretty JSON)."""
@@ -77,6 +79,7 @@ class CommandFunc(Protocol):
 
 class Register(Protocol):
     def __call__(
-        self, commands: argparse._SubParsersAction[argparse.ArgumentParser],
+        self,
+        commands: argparse._SubParsersAction[argparse.ArgumentParser],
         common: argparse.ArgumentParser,
     ) -> None: ...

@@ -46,6 +46,4 @@ def open_store(url: str) -> Store:
                 "(pip install 'govlink[postgres]')"
             ) from exc
         return PostgresStore(url)
-    raise ConfigError(
-        f"store URL {url!r}: expected sqlite:///path or postgresql://host/dbname"
-    )
+    raise ConfigError(f"store URL {url!r}: expected sqlite:///path or postgresql://host/dbname")

@@ -1,4 +1,4 @@
-"""The PostgreSQL store: for several workers on several machines (``pip install govlink[postgres]``).
+"""The PostgreSQL store: for several workers on several machines (extra: govlink[postgres]).
 
 Same contract as SQLite. SQL written with ``?`` placeholders is translated to psycopg's ``%s``.
 Migrations are serialised across processes with a transaction-scoped advisory lock.
@@ -43,7 +43,7 @@ class _PostgresConnection(Connection):
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> Cursor:
         try:
-            return self.raw.execute(to_psycopg(sql), tuple(params))  # type: ignore[arg-type]
+            return self.raw.execute(to_psycopg(sql), tuple(params))
         except psycopg.errors.IntegrityError:
             raise
         except psycopg.Error as exc:
@@ -52,7 +52,7 @@ class _PostgresConnection(Connection):
     def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
         try:
             with self.raw.cursor() as cur:
-                cur.executemany(to_psycopg(sql), [tuple(r) for r in rows])  # type: ignore[arg-type]
+                cur.executemany(to_psycopg(sql), [tuple(r) for r in rows])
         except psycopg.errors.IntegrityError:
             raise
         except psycopg.Error as exc:
@@ -111,7 +111,7 @@ class PostgresStore(Store):
 
     def schema_versions(self) -> dict[str, int]:
         with self.transaction(write=False) as conn:
-            return {c: v for c, v in conn.fetchall("SELECT component, version FROM govlink_schema")}
+            return dict(conn.fetchall("SELECT component, version FROM govlink_schema"))
 
     def migrate(self, *schemas: Schema) -> dict[str, int]:
         result: dict[str, int] = {}

@@ -138,7 +138,7 @@ class SQLiteStore(Store):
 
     def schema_versions(self) -> dict[str, int]:
         with self.transaction(write=False) as conn:
-            return {c: v for c, v in conn.fetchall("SELECT component, version FROM govlink_schema")}
+            return dict(conn.fetchall("SELECT component, version FROM govlink_schema"))
 
     def migrate(self, *schemas: Schema) -> dict[str, int]:
         result: dict[str, int] = {}
