@@ -1,0 +1,60 @@
+from __future__ import annotations
+
+import pytest
+
+import govlink
+from govlink import FieldProblem, GovlinkError, ValidationError
+
+
+def _subclasses(cls: type[GovlinkError]) -> list[type[GovlinkError]]:
+    found = []
+    for sub in cls.__subclasses__():
+        found.append(sub)
+        found.extend(_subclasses(sub))
+    return found
+
+
+def test_every_error_has_its_own_stable_code() -> None:
+    # Import every subsystem so their branches of the tree are registered.
+    import govlink.domain  # noqa: F401
+    import govlink.store  # noqa: F401
+
+    classes = [GovlinkError, *_subclasses(GovlinkError)]
+    codes = [c.code for c in classes]
+    assert all(code and code.islower() and " " not in code for code in codes)
+    duplicated = {c for c in codes if codes.count(c) > 1}
+    assert not duplicated, f"error codes must be unique: {duplicated}"
+
+
+def test_validation_error_names_field_and_rule() -> None:
+    err = ValidationError("must be 18 characters", field="applicant.id_number", rule="length")
+    assert err.field == "applicant.id_number"
+    assert err.rule == "length"
+    assert str(err) == "applicant.id_number: must be 18 characters [length]"
+    assert err.to_dict() == {
+        "code": "validation_error",
+        "message": str(err),
+        "problems": [
+            {"field": "applicant.id_number", "rule": "length", "message": "must be 18 characters"}
+        ],
+    }
+
+
+def test_validation_error_from_several_problems() -> None:
+    err = ValidationError(
+        problems=[FieldProblem("a", "required", "missing"), FieldProblem("b", "type", "not int")]
+    )
+    assert [p.field for p in err.problems] == ["a", "b"]
+    assert "a: missing [required]" in str(err) and "b: not int [type]" in str(err)
+
+
+def test_validation_error_needs_content() -> None:
+    with pytest.raises(TypeError):
+        ValidationError()
+
+
+def test_package_exports_are_complete_and_sorted() -> None:
+    exported = govlink.__all__
+    assert exported == sorted(exported)
+    for name in exported:
+        assert hasattr(govlink, name), name
