@@ -19,7 +19,8 @@ def test_every_error_has_its_own_stable_code() -> None:
     import govlink.domain
     import govlink.store
 
-    assert govlink.domain and govlink.store
+    assert govlink.domain
+    assert govlink.store
 
     classes = [GovlinkError, *_subclasses(GovlinkError)]
     codes = [c.code for c in classes]
