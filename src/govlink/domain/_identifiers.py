@@ -40,10 +40,11 @@ from typing import Any, ClassVar, Final, Self
 
 from pydantic import GetCoreSchemaHandler, GetJsonSchemaHandler
 from pydantic.json_schema import JsonSchemaValue
-from pydantic_core import PydanticCustomError, core_schema
+from pydantic_core import core_schema
 
 from .._clock import CHINA_TZ
 from .._errors import FieldProblem, IdentifierError
+from ._validation import identifier_error
 
 __all__ = [
     "CREDIT_CODE_ALPHABET",
@@ -229,7 +230,7 @@ class _Identifier(str):
             except IdentifierError as exc:
                 problem = exc.problems[0]
                 # The error type carries the stable rule name; parse_model maps it back.
-                raise PydanticCustomError(problem.rule, problem.message) from None
+                raise identifier_error(problem.rule, problem.message) from None
 
         return core_schema.no_info_after_validator_function(
             validate,
