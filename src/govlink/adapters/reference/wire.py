@@ -58,9 +58,13 @@ field and the rule (:class:`Problem`) while the rest of the batch is applied.
                        seconds, when given). Nothing was stored.
 =====================  ========================================================================
 
-Events of one case inside one batch are applied in request order, so a batch may carry several
-consecutive events of a case. Idempotency is per element (the event's ``idempotency_key``); a
-resent batch answers ``duplicate`` for what was already applied, so no batch-level
+An event element may carry one extra member, ``idempotency_key`` (a string of 1–200
+characters); without it the platform uses the event's own key
+``{hall}:case:{case_number}:{sequence}`` (``CaseStatusEvent.idempotency_key``). The platform
+remembers every applied key; a key seen again answers ``duplicate`` (the same key with a different
+case number or sequence is ``rejected``, rule ``idempotency_key_reused``). Events of one case
+inside one batch are applied in request order, so a batch may carry several consecutive events of
+a case. A resent batch answers ``duplicate`` for what was already applied, so no batch-level
 ``Idempotency-Key`` header is needed (one is accepted and ignored).
 
 Request-level errors
@@ -356,6 +360,8 @@ def decode_page_token(token: str) -> str:
     """
     padded = token + "=" * (-len(token) % 4)
     try:
-        return base64.urlsafe_b64decode(padded.encode("ascii")).decode("utf-8")
+        return base64.b64decode(padded.encode("ascii"), altchars=b"-_", validate=True).decode(
+            "utf-8"
+        )
     except (binascii.Error, UnicodeError) as exc:
         raise ValueError("page_token is not a token this API issued") from exc

@@ -1,0 +1,11 @@
+"""The ``gateway`` provincial convention (DOMAIN.md §8): signed requests, ``{code, msg, data}``.
+
+:mod:`govlink.adapters.gateway.wire` is the protocol (paths, signing, envelope, pinyin field
+tables, SM4 field encryption), shared by the client adapter and by the mock province.
+"""
+
+from __future__ import annotations
+
+from . import wire
+
+__all__ = ["wire"]
