@@ -35,12 +35,15 @@ __all__ = [
     "CASE_EVENT",
     "CATALOG_ITEM",
     "CatalogDigestEntry",
+    "CatalogDigestPage",
+    "CatalogDigestSource",
     "Delivery",
     "ItemResult",
     "Outcome",
     "ProvinceAdapter",
     "WireRequest",
     "WireResponse",
+    "batch_limit",
 ]
 
 #: Entry kind of a case status event (办件状态). Lanes of this kind are keyed by case number.
@@ -131,7 +134,8 @@ class ItemResult:
 
     ``code`` is the platform's reason word (``"illegal_transition"``, ``"sequence_gap"``),
     ``message`` its text with personal data masked, ``field`` the refused field where the
-    platform names one, ``expected_sequence`` the sequence it expected where it says.
+    platform names one, ``expected_sequence`` the sequence it expected where it says,
+    ``retry_after`` the seconds the platform asked this entry to wait (``RETRY`` only).
     """
 
     idempotency_key: str
@@ -140,6 +144,7 @@ class ItemResult:
     message: str = ""
     field: str | None = None
     expected_sequence: int | None = None
+    retry_after: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -151,6 +156,14 @@ class CatalogDigestEntry:
     content_hash: str
 
 
+@dataclass(frozen=True, slots=True)
+class CatalogDigestPage:
+    """One page of the platform's catalog digest; ``next_page_token`` is ``None`` on the last."""
+
+    entries: tuple[CatalogDigestEntry, ...]
+    next_page_token: str | None = None
+
+
 @runtime_checkable
 class ProvinceAdapter(Protocol):
     """One provincial platform's wire format, authentication and acknowledgements.
@@ -158,6 +171,9 @@ class ProvinceAdapter(Protocol):
     ``name`` is the entry-point name (``"reference"``, ``"gateway"``); ``max_batch`` the most
     entries the platform takes in one request; ``requests_per_second`` the platform's quota for
     this client (``None``: no quota), which the dispatcher's client-side rate limit honours.
+    An adapter whose platform takes batches of different sizes per kind may also carry an
+    optional ``max_batch_by_kind: Mapping[str, int]``; read limits through
+    :func:`batch_limit`, never ``max_batch`` directly.
 
     ``encode`` and ``decode`` are pure (no I/O, no clock reads beyond what the adapter was given)
     so that the sync and async drivers and the tests share them. ``send`` is the only I/O; it
@@ -207,6 +223,41 @@ class ProvinceAdapter(Protocol):
     async def aclose(self) -> None:
         """Close the adapter's HTTP client."""
         ...
+
+
+@runtime_checkable
+class CatalogDigestSource(Protocol):
+    """An adapter whose platform serves a catalog digest (for full reconciliation).
+
+    A separate protocol so that adapters written before it stay ``ProvinceAdapter``s; both
+    bundled adapters implement it. Pure like ``encode``/``decode``: the caller sends the
+    request with :meth:`ProvinceAdapter.send` (and its own retry and 401 handling).
+    """
+
+    def encode_digest_request(self, page_token: str | None = None) -> WireRequest:
+        """The request for one digest page (``None``: the first page)."""
+        ...
+
+    def decode_digest_page(self, response: WireResponse) -> CatalogDigestPage:
+        """Read one digest page.
+
+        Raises :class:`govlink.sync.PlatformError` for a failed request, or
+        :class:`govlink.sync.PlatformUnreachable` for an unreadable body.
+        """
+        ...
+
+
+def batch_limit(adapter: ProvinceAdapter, kind: str) -> int:
+    """The most entries of ``kind`` one request to ``adapter`` may carry.
+
+    Platforms take batches of different sizes per kind (the reference API: 100 catalog items,
+    500 case events). An adapter may say so in an optional ``max_batch_by_kind`` mapping;
+    without one (or for a kind it does not name) ``max_batch`` applies.
+    """
+    by_kind = getattr(adapter, "max_batch_by_kind", None)
+    if isinstance(by_kind, Mapping) and kind in by_kind:
+        return int(by_kind[kind])
+    return adapter.max_batch
 
 
 def deliveries_by_key(deliveries: Sequence[Delivery]) -> dict[str, Delivery]:
