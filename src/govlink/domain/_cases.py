@@ -546,7 +546,7 @@ def _check_hall(value: str, info: ValidationInfo) -> str:
 def _check_case_number(value: str) -> str:
     if not _CASE_NUMBER_RE.match(value):
         raise PydanticCustomError(
-            "case_number", "case number must be 1-64 letters, digits, '-' or '_'"
+            "pattern", "case number must be 1-64 letters, digits, '-' or '_'"
         )
     return value
 
@@ -554,7 +554,7 @@ def _check_case_number(value: str) -> str:
 def _check_implementation_code(value: str) -> str:
     if not _IMPLEMENTATION_CODE_RE.match(value):
         raise PydanticCustomError(
-            "implementation_code", "implementation code must be 1-36 digits or capital letters"
+            "pattern", "implementation code must be 1-36 digits or capital letters"
         )
     return value
 
