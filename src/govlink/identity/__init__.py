@@ -1,0 +1,170 @@
+"""Unified identity (统一身份认证) for the city hall and every county hall.
+
+* :class:`KeyRing` — signing keys (ES256, Ed25519, RS256, PS256), scheduled rollover, encrypted
+  at rest, the public JWKS;
+* :class:`Issuer` — halls' clients, SSO sessions, RFC 9068 access tokens, OIDC ID tokens,
+  rotating refresh tokens, single logout, revocation, introspection;
+* :class:`TokenExchange` — RFC 8693 exchange between halls and from the provincial platform;
+* :class:`Verifier` — what every hall runs: strict, multi-issuer, fast (local key ring or
+  :class:`RemoteJWKS`).
+
+>>> from govlink import identity
+>>> verifier = identity.Verifier([identity.TrustedIssuer(ISS, identity.RemoteJWKS(URL))],
+...                              audience="hall-370502")          # doctest: +SKIP
+>>> verifier.verify(token).claims["acr"]                          # doctest: +SKIP
+'4'
+"""
+
+from __future__ import annotations
+
+from ._city import CityIdentity, key_protector, open_city_identity
+from ._errors import (
+    AlgorithmNotAllowed,
+    CritNotUnderstood,
+    DuplicateMember,
+    EmbeddedKeyRefused,
+    ExchangeError,
+    IdentityError,
+    InvalidAudience,
+    InvalidClaim,
+    InvalidIssuer,
+    InvalidSignature,
+    InvalidToken,
+    InvalidTokenType,
+    IssuedInFuture,
+    JWKSUnavailable,
+    KeyDecryptionFailed,
+    KeyRingError,
+    MalformedToken,
+    NoSigningKey,
+    OAuthError,
+    RefreshTokenError,
+    SessionEnded,
+    TokenExpired,
+    TokenNotYetValid,
+    TokenReplayed,
+    TokenRevoked,
+    TokenTooLarge,
+    UnknownHall,
+    UnknownKey,
+    UnsupportedToken,
+)
+from ._exchange import (
+    GRANT_TYPE,
+    TOKEN_TYPE_ACCESS,
+    TOKEN_TYPE_JWT,
+    ExchangePolicy,
+    ExchangeRule,
+    ProvincialMapping,
+    TokenExchange,
+)
+from ._halls import Client, HallRegistry
+from ._issuer import Issuer, LogoutNotice, Session, SignIn, TokenPolicy, TokenSet
+from ._jose import VerificationKey, b64url_decode, b64url_encode, loads_strict
+from ._jwks import JWKSCachePolicy, RemoteJWKS
+from ._keys import (
+    SIGNING_ALGORITHMS,
+    KeyRing,
+    KeyState,
+    PassphraseProtector,
+    PrivateKeyProtector,
+    RolloverPolicy,
+    SigningKey,
+)
+from ._revocation import RevocationRegistry
+from ._schema import IDENTITY_SCHEMA
+from ._subjects import ACR_LEVELS, LegalPerson, Person, Staff, Subject
+from ._verifier import (
+    ACCESS_TOKEN_TYPES,
+    ID_TOKEN_TYPES,
+    KeySource,
+    LocalKeySource,
+    MemoryReplayGuard,
+    ReplayGuard,
+    RevocationCheck,
+    StoreReplayGuard,
+    TrustedIssuer,
+    VerifiedToken,
+    Verifier,
+)
+
+__all__ = [
+    "ACCESS_TOKEN_TYPES",
+    "ACR_LEVELS",
+    "GRANT_TYPE",
+    "IDENTITY_SCHEMA",
+    "ID_TOKEN_TYPES",
+    "SIGNING_ALGORITHMS",
+    "TOKEN_TYPE_ACCESS",
+    "TOKEN_TYPE_JWT",
+    "AlgorithmNotAllowed",
+    "CityIdentity",
+    "Client",
+    "CritNotUnderstood",
+    "DuplicateMember",
+    "EmbeddedKeyRefused",
+    "ExchangeError",
+    "ExchangePolicy",
+    "ExchangeRule",
+    "HallRegistry",
+    "IdentityError",
+    "InvalidAudience",
+    "InvalidClaim",
+    "InvalidIssuer",
+    "InvalidSignature",
+    "InvalidToken",
+    "InvalidTokenType",
+    "IssuedInFuture",
+    "Issuer",
+    "JWKSCachePolicy",
+    "JWKSUnavailable",
+    "KeyDecryptionFailed",
+    "KeyRing",
+    "KeyRingError",
+    "KeySource",
+    "KeyState",
+    "LegalPerson",
+    "LocalKeySource",
+    "LogoutNotice",
+    "MalformedToken",
+    "MemoryReplayGuard",
+    "NoSigningKey",
+    "OAuthError",
+    "PassphraseProtector",
+    "Person",
+    "PrivateKeyProtector",
+    "ProvincialMapping",
+    "RefreshTokenError",
+    "RemoteJWKS",
+    "ReplayGuard",
+    "RevocationCheck",
+    "RevocationRegistry",
+    "RolloverPolicy",
+    "Session",
+    "SessionEnded",
+    "SignIn",
+    "SigningKey",
+    "Staff",
+    "StoreReplayGuard",
+    "Subject",
+    "TokenExchange",
+    "TokenExpired",
+    "TokenNotYetValid",
+    "TokenPolicy",
+    "TokenReplayed",
+    "TokenRevoked",
+    "TokenSet",
+    "TokenTooLarge",
+    "TrustedIssuer",
+    "UnknownHall",
+    "UnknownKey",
+    "UnsupportedToken",
+    "VerificationKey",
+    "VerifiedToken",
+    "Verifier",
+    "b64url_decode",
+    "b64url_encode",
+    "key_protector",
+    "loads_strict",
+    "open_city_identity",
+]

@@ -1,0 +1,100 @@
+"""The identity component's tables (one :class:`~govlink.store.Schema`, SQLite and PostgreSQL).
+
+Times are POSIX seconds (``REAL`` / ``DOUBLE PRECISION``) read from the injected clock, so the
+virtual clock drives expiry in tests exactly as the real one does in production.
+"""
+
+from __future__ import annotations
+
+from ..store import Migration, Schema, Store
+
+__all__ = ["IDENTITY_SCHEMA", "ensure_schema"]
+
+_V1 = """
+CREATE TABLE identity_meta (
+    name  TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);
+CREATE TABLE identity_keys (
+    kid         TEXT PRIMARY KEY,
+    alg         TEXT NOT NULL,
+    public_jwk  TEXT NOT NULL,
+    private_key TEXT NOT NULL,
+    protector   TEXT NOT NULL,
+    created_at  {real} NOT NULL,
+    publish_at  {real} NOT NULL,
+    activate_at {real} NOT NULL,
+    retire_at   {real},
+    remove_at   {real}
+);
+CREATE TABLE identity_sessions (
+    sid        TEXT PRIMARY KEY,
+    sub        TEXT NOT NULL,
+    subject    TEXT NOT NULL,
+    acr        TEXT NOT NULL,
+    amr        TEXT NOT NULL,
+    home_hall  TEXT NOT NULL,
+    auth_time  {real} NOT NULL,
+    expires_at {real} NOT NULL,
+    ended_at   {real}
+);
+CREATE INDEX identity_sessions_sub ON identity_sessions (sub);
+CREATE TABLE identity_session_clients (
+    sid       TEXT NOT NULL,
+    client_id TEXT NOT NULL,
+    first_at  {real} NOT NULL,
+    PRIMARY KEY (sid, client_id)
+);
+CREATE TABLE identity_refresh_families (
+    family_id  TEXT PRIMARY KEY,
+    sid        TEXT NOT NULL,
+    client_id  TEXT NOT NULL,
+    scope      TEXT NOT NULL,
+    revoked_at {real},
+    reason     TEXT
+);
+CREATE TABLE identity_refresh_tokens (
+    token_hash  TEXT PRIMARY KEY,
+    family_id   TEXT NOT NULL,
+    issued_at   {real} NOT NULL,
+    expires_at  {real} NOT NULL,
+    spent_at    {real},
+    replaced_by TEXT
+);
+CREATE INDEX identity_refresh_tokens_family ON identity_refresh_tokens (family_id);
+CREATE TABLE identity_revocations (
+    kind       TEXT NOT NULL,
+    value      TEXT NOT NULL,
+    not_before {real} NOT NULL,
+    expires_at {real} NOT NULL,
+    PRIMARY KEY (kind, value)
+);
+CREATE TABLE identity_jwks_cache (
+    url        TEXT PRIMARY KEY,
+    jwks       TEXT NOT NULL,
+    fetched_at {real} NOT NULL
+);
+CREATE TABLE identity_used_jti (
+    issuer     TEXT NOT NULL,
+    jti        TEXT NOT NULL,
+    expires_at {real} NOT NULL,
+    PRIMARY KEY (issuer, jti)
+);
+"""
+
+IDENTITY_SCHEMA = Schema(
+    "identity",
+    (
+        Migration(
+            1,
+            "keys, sessions, refresh families, revocations, JWKS cache, used jti",
+            _V1.format(real="REAL"),
+            _V1.format(real="DOUBLE PRECISION"),
+        ),
+    ),
+)
+
+
+def ensure_schema(store: Store) -> None:
+    """Bring the identity tables up to date (cheap when they already are)."""
+    store.migrate(IDENTITY_SCHEMA)
