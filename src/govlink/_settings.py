@@ -47,6 +47,10 @@ class Settings(BaseSettings):
     key_passphrase: SecretStr | None = Field(
         default=None, description="Passphrase that encrypts private signing keys at rest."
     )
+    identity_issuer: str = Field(
+        default="https://sso.dongying.example",
+        description="Issuer identifier (iss) of the city identity provider.",
+    )
     province_url: str | None = Field(
         default=None, description="Base URL of the provincial platform (or the mock province)."
     )
