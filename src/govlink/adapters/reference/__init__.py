@@ -7,5 +7,6 @@ models), shared by the client adapter and by the mock province.
 from __future__ import annotations
 
 from . import wire
+from .adapter import ReferenceAdapter
 
-__all__ = ["wire"]
+__all__ = ["ReferenceAdapter", "wire"]

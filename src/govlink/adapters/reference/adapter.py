@@ -1,0 +1,443 @@
+"""The ``reference`` province adapter: JSON REST with OAuth2 client credentials.
+
+The wire format (paths, limits, models) is :mod:`govlink.adapters.reference.wire`, shared with
+the mock province; this module only drives it. Authentication goes through Authlib's httpx
+client (:class:`AsyncOAuth2Client`, client credentials, HTTP Basic client authentication): the
+token is fetched on first use, attached to every request, and fetched afresh when the core calls
+:meth:`ReferenceAdapter.refresh_credentials` after a 401.
+
+Per-element results map onto the sync core's :class:`~govlink.sync.Outcome`:
+
+=======================  ==========================================================
+wire status              outcome
+=======================  ==========================================================
+``applied``              ``APPLIED``
+``duplicate``            ``DUPLICATE`` (applied earlier: a resend after a lost answer)
+``rejected``             ``REJECTED`` (``code`` = the first problem's rule, ``field`` its field)
+``illegal_transition``   ``REJECTED`` (``code`` ``illegal_transition``)
+``out_of_order``         ``REJECTED`` with ``expected_sequence`` — except when an earlier
+                         entry of the same lane in the same batch was not acknowledged, in
+                         which case the refusal is a consequence, not a fault: ``RETRY``
+``unavailable``          ``RETRY`` (with the element's ``retry_after``)
+=======================  ==========================================================
+
+:func:`element_result` holds that mapping for every adapter whose platform uses the same
+vocabulary (the ``gateway`` adapter does).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any, Final
+
+from pydantic import SecretStr
+from pydantic import ValidationError as PydanticValidationError
+
+from ..._clock import Clock, system_clock
+from ..._errors import ValidationError
+from ..._http import AsyncOAuth2Client, httpx
+from ...sync import (
+    CASE_EVENT,
+    CATALOG_ITEM,
+    CatalogDigestEntry,
+    CatalogDigestPage,
+    Delivery,
+    ItemResult,
+    Outcome,
+    PlatformAuthError,
+    PlatformError,
+    PlatformUnreachable,
+    WireRequest,
+    WireResponse,
+    classify_status,
+)
+from ...sync._masking import mask_text
+from . import wire
+
+__all__ = ["ReferenceAdapter", "element_result", "unknown_kind", "unreadable"]
+
+#: Endpoint names (one retry budget and circuit breaker each).
+CATALOG_ENDPOINT: Final = "catalog"
+CASES_ENDPOINT: Final = "cases"
+_JSON: Final = {"content-type": "application/json"}
+_MAX_DETAIL: Final = 300
+
+
+def unknown_kind(kind: str) -> ValueError:
+    """The error for an entry kind an adapter does not carry (a programmer mistake)."""
+    return ValueError(f"this adapter carries {CATALOG_ITEM!r} and {CASE_EVENT!r}, not {kind!r}")
+
+
+def unreadable(what: str) -> PlatformUnreachable:
+    """A 2xx answer whose body cannot be read: retried like a lost answer (resends dedupe)."""
+    return PlatformUnreachable(f"platform answer unreadable: {what}", reason="malformed_response")
+
+
+def _problem_text(problems: Iterable[tuple[str, str, str]]) -> str:
+    return mask_text("; ".join(f"{f}: {m} [{r}]" for f, r, m in problems))[:_MAX_DETAIL]
+
+
+def element_result(
+    delivery: Delivery,
+    status: wire.ResultStatus,
+    *,
+    problems: Sequence[tuple[str, str, str]] = (),
+    expected_sequence: int | None = None,
+    current_status: int | None = None,
+    retry_after: float | None = None,
+    lane_blocked: bool = False,
+) -> ItemResult:
+    """The core's :class:`ItemResult` for one element's wire result.
+
+    ``problems`` are ``(field, rule, message)``; ``lane_blocked`` says that an earlier entry of
+    the same lane in the same batch was not acknowledged (an ``out_of_order`` answer is then a
+    consequence to retry, not poison). Messages are masked (personal data never leaves here).
+    """
+    key = delivery.idempotency_key
+    if status is wire.ResultStatus.APPLIED:
+        return ItemResult(key, Outcome.APPLIED)
+    if status is wire.ResultStatus.DUPLICATE:
+        return ItemResult(key, Outcome.DUPLICATE, code="duplicate")
+    first = problems[0] if problems else None
+    text = _problem_text(problems)
+    if status is wire.ResultStatus.UNAVAILABLE:
+        return ItemResult(
+            key,
+            Outcome.RETRY,
+            code="unavailable",
+            message=text or "platform could not store this element now",
+            retry_after=retry_after,
+        )
+    if status is wire.ResultStatus.OUT_OF_ORDER:
+        message = (
+            f"sequence {delivery.sequence} refused; platform expects {expected_sequence}"
+            if expected_sequence is not None
+            else f"sequence {delivery.sequence} refused as out of order"
+        )
+        return ItemResult(
+            key,
+            Outcome.RETRY if lane_blocked else Outcome.REJECTED,
+            code="out_of_order",
+            message=message,
+            field="sequence",
+            expected_sequence=expected_sequence,
+        )
+    if status is wire.ResultStatus.ILLEGAL_TRANSITION:
+        current = f" (current status code {current_status})" if current_status is not None else ""
+        return ItemResult(
+            key,
+            Outcome.REJECTED,
+            code="illegal_transition",
+            message=(text or "status change refused") + current,
+            field=first[0] if first else "status",
+        )
+    # REJECTED (and any status a newer platform adds that this govlink does not know).
+    return ItemResult(
+        key,
+        Outcome.REJECTED,
+        code=first[1] if first else status.value,
+        message=text or "refused as invalid",
+        field=first[0] if first else None,
+    )
+
+
+def _splice_key(payload_json: str, idempotency_key: str) -> str:
+    # The canonical JSON already is the wire element; the outbox's idempotency key is added as
+    # the first member without re-serialising the event (the hot path of a year of events).
+    body = payload_json.strip()
+    if not body.startswith("{"):
+        raise ValidationError(
+            "canonical payload is not a JSON object", field="payload", rule="json_object"
+        )
+    rest = body[1:].lstrip()
+    separator = "" if rest.startswith("}") else ","
+    return '{"idempotency_key":' + json.dumps(idempotency_key) + separator + rest
+
+
+def _secret(value: str | SecretStr) -> str:
+    return value.get_secret_value() if isinstance(value, SecretStr) else value
+
+
+class ReferenceAdapter:
+    """The ``reference`` provincial API (see :mod:`govlink.adapters.reference.wire`).
+
+    Options (keyword only): ``base_url`` of the platform; ``clock``; ``transport`` (an
+    ``httpx.AsyncBaseTransport``, e.g. the mock province in-process); ``client_id`` and
+    ``client_secret`` (a :class:`pydantic.SecretStr` or text; never logged or shown in
+    ``repr``); ``scope``; ``timeout`` in seconds; ``requests_per_second`` (the platform's quota
+    for this client, honoured by the dispatcher); ``page_size`` of digest pages.
+
+    Raises:
+        ConfigError: never at construction; credentials are checked by the platform on first
+            use (:class:`~govlink.sync.PlatformAuthError` when refused).
+    """
+
+    name = "reference"
+    max_batch: int = wire.MAX_EVENT_BATCH
+    #: Per-kind limits (read through :func:`govlink.sync.batch_limit`).
+    max_batch_by_kind: Mapping[str, int] = {
+        CATALOG_ITEM: wire.MAX_CATALOG_BATCH,
+        CASE_EVENT: wire.MAX_EVENT_BATCH,
+    }
+
+    def __init__(
+        self,
+        *,
+        base_url: str,
+        clock: Clock = system_clock,
+        transport: httpx.AsyncBaseTransport | None = None,
+        client_id: str = wire.DEMO_CLIENT_ID,
+        client_secret: str | SecretStr = wire.DEMO_CLIENT_SECRET,
+        scope: str | None = None,
+        timeout: float = 30.0,
+        requests_per_second: float | None = None,
+        page_size: int = wire.DEFAULT_PAGE_SIZE,
+    ) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.clock = clock
+        self.requests_per_second = requests_per_second
+        self.page_size = page_size
+        self._client_id = client_id
+        self._token_url = self.base_url + wire.TOKEN_PATH
+        self._client = AsyncOAuth2Client(
+            client_id=client_id,
+            client_secret=_secret(client_secret),
+            scope=scope,
+            token_endpoint=self._token_url,
+            grant_type="client_credentials",
+            base_url=self.base_url,
+            transport=transport,
+            timeout=timeout,
+        )
+        self._client.register_compliance_hook("access_token_response", self._check_token_answer)
+        #: Tokens fetched so far (for tests and counters; the token itself is never exposed).
+        self.tokens_fetched = 0
+
+    def __repr__(self) -> str:
+        return f"ReferenceAdapter(base_url={self.base_url!r}, client_id={self._client_id!r})"
+
+    # --- the protocol: pure parts -----------------------------------------------------------
+
+    def endpoint(self, kind: str) -> str:
+        """``"catalog"`` for catalog items, ``"cases"`` for case status events."""
+        if kind == CATALOG_ITEM:
+            return CATALOG_ENDPOINT
+        if kind == CASE_EVENT:
+            return CASES_ENDPOINT
+        raise unknown_kind(kind)
+
+    def encode(self, kind: str, deliveries: Sequence[Delivery]) -> WireRequest:
+        """``items:batch`` or ``events:batch`` carrying the deliveries' canonical JSON.
+
+        Events carry the outbox's idempotency key as ``idempotency_key``.
+
+        Raises:
+            ValidationError: rule ``json_object`` when a stored payload is not a JSON object.
+            ValueError: an unknown kind or an empty batch (programmer mistakes).
+        """
+        if not deliveries:
+            raise ValueError("encode needs at least one delivery")
+        if kind == CATALOG_ITEM:
+            for delivery in deliveries:
+                if not delivery.payload_json.lstrip().startswith("{"):
+                    raise ValidationError(
+                        "canonical payload is not a JSON object",
+                        field="payload",
+                        rule="json_object",
+                    )
+            body = '{"items":[' + ",".join(d.payload_json for d in deliveries) + "]}"
+            path = wire.CATALOG_ITEMS_BATCH_PATH
+        elif kind == CASE_EVENT:
+            elements = ",".join(_splice_key(d.payload_json, d.idempotency_key) for d in deliveries)
+            body = '{"events":[' + elements + "]}"
+            path = wire.CASE_EVENTS_BATCH_PATH
+        else:
+            raise unknown_kind(kind)
+        return WireRequest(
+            "POST", path, self.endpoint(kind), content=body.encode("utf-8"), headers=_JSON
+        )
+
+    def _request_failure(self, response: WireResponse) -> PlatformError | None:
+        if 200 <= response.status <= 299:
+            return None
+        detail = ""
+        try:
+            error = wire.ErrorResponse.model_validate_json(response.content).error
+            detail = f"{error.code.value}: {mask_text(error.message)}"[:_MAX_DETAIL]
+        except PydanticValidationError:
+            detail = ""
+        return classify_status(
+            response.status, response.headers, now=self.clock.time(), detail=detail
+        )
+
+    def decode(
+        self, kind: str, deliveries: Sequence[Delivery], response: WireResponse
+    ) -> Sequence[ItemResult]:
+        """One :class:`ItemResult` per delivery, in delivery order.
+
+        Raises:
+            PlatformError: a non-2xx answer (classified by :func:`govlink.sync.classify_status`).
+            PlatformUnreachable: a 2xx answer that is not the batch response.
+        """
+        failure = self._request_failure(response)
+        if failure is not None:
+            raise failure
+        model: type[wire.CatalogBatchResponse | wire.CaseEventsBatchResponse]
+        if kind == CATALOG_ITEM:
+            model = wire.CatalogBatchResponse
+        elif kind == CASE_EVENT:
+            model = wire.CaseEventsBatchResponse
+        else:
+            raise unknown_kind(kind)
+        try:
+            parsed = model.model_validate_json(response.content)
+        except PydanticValidationError:
+            raise unreadable("not a batch response") from None
+        answers: dict[int, wire.ItemResult | wire.EventResult] = {}
+        for element in parsed.results:
+            answers[element.index] = element
+        results: list[ItemResult] = []
+        blocked: set[str] = set()
+        for index, delivery in enumerate(deliveries):
+            answer = answers.get(index)
+            if answer is None:
+                # The platform did not say: not acknowledged, so sent again (and deduplicated).
+                result = ItemResult(
+                    delivery.idempotency_key,
+                    Outcome.RETRY,
+                    code="no_result",
+                    message="platform returned no result for this element",
+                )
+            else:
+                expected = getattr(answer, "expected_sequence", None)
+                current = getattr(answer, "current_status", None)
+                result = element_result(
+                    delivery,
+                    answer.status,
+                    problems=[(p.field, p.rule, p.message) for p in answer.problems],
+                    expected_sequence=expected,
+                    current_status=current,
+                    retry_after=answer.retry_after,
+                    lane_blocked=delivery.key in blocked,
+                )
+            if not result.outcome.acknowledged:
+                blocked.add(delivery.key)
+            results.append(result)
+        return results
+
+    def encode_digest_request(self, page_token: str | None = None) -> WireRequest:
+        """``GET /v1/catalog/digest`` for one page."""
+        query = f"?page_size={self.page_size}"
+        if page_token is not None:
+            query += f"&page_token={page_token}"
+        return WireRequest("GET", wire.CATALOG_DIGEST_PATH + query, CATALOG_ENDPOINT)
+
+    def decode_digest_page(self, response: WireResponse) -> CatalogDigestPage:
+        """One page of the platform's catalog digest.
+
+        Raises:
+            PlatformError: a non-2xx answer.
+            PlatformUnreachable: a 2xx answer that is not a digest page.
+        """
+        failure = self._request_failure(response)
+        if failure is not None:
+            raise failure
+        try:
+            page = wire.CatalogDigestPage.model_validate_json(response.content)
+        except PydanticValidationError:
+            raise unreadable("not a catalog digest page") from None
+        return CatalogDigestPage(
+            tuple(
+                CatalogDigestEntry(e.implementation_code, _version(e.version), e.content_hash)
+                for e in page.items
+            ),
+            page.next_page_token,
+        )
+
+    # --- the protocol: I/O ------------------------------------------------------------------
+
+    def _check_token_answer(self, response: httpx.Response) -> httpx.Response:
+        # Authlib reads every token answer as a token; a 503 page or a 429 must instead become
+        # the core's retryable PlatformError, and refused credentials a PlatformAuthError.
+        if 200 <= response.status_code <= 299:
+            return response
+        if response.status_code in (400, 401):
+            try:
+                refusal = wire.OAuthError.model_validate_json(response.content).error
+            except PydanticValidationError:
+                refusal = "invalid_client"
+            raise PlatformAuthError(
+                f"token endpoint refused the client credentials ({refusal}, "
+                f"HTTP {response.status_code})"
+            )
+        headers = {k.lower(): v for k, v in response.headers.items()}
+        failure = classify_status(
+            response.status_code, headers, now=self.clock.time(), detail="token endpoint"
+        )
+        assert failure is not None  # a non-2xx status always classifies as a failure
+        raise failure
+
+    async def _fetch_token(self) -> None:
+        await self._client.fetch_token(self._token_url, grant_type="client_credentials")
+        self.tokens_fetched += 1
+
+    async def send(self, request: WireRequest) -> WireResponse:
+        """Send once with a bearer token (fetched first when there is none).
+
+        Raises:
+            PlatformUnreachable: connection refused or reset, timeout, broken answer.
+            PlatformAuthError: the token endpoint refused the client credentials.
+            PlatformError: the token endpoint failed (429, 5xx; retryable).
+        """
+        try:
+            if not self._client.token:
+                await self._fetch_token()
+            answer = await self._client.request(
+                request.method,
+                request.path,
+                content=request.content,
+                headers=dict(request.headers),
+            )
+        except httpx.TimeoutException as exc:
+            raise PlatformUnreachable(
+                f"{request.endpoint}: timed out ({type(exc).__name__})", reason="timeout"
+            ) from None
+        except httpx.HTTPError as exc:
+            raise PlatformUnreachable(
+                f"{request.endpoint}: no answer ({type(exc).__name__})", reason="transport"
+            ) from None
+        except ValueError as exc:
+            # Authlib's JSON parse of a 2xx token answer that is not JSON.
+            raise unreadable(f"token endpoint ({type(exc).__name__})") from None
+        headers = {k.lower(): v for k, v in answer.headers.items()}
+        return WireResponse(answer.status_code, headers, answer.content)
+
+    async def refresh_credentials(self) -> None:
+        """Forget the token; a new one is fetched now (and on the next send if this fails).
+
+        Raises:
+            PlatformUnreachable, PlatformAuthError, PlatformError: as :meth:`send`.
+        """
+        self._client.token = None
+        try:
+            await self._fetch_token()
+        except httpx.TimeoutException:
+            raise PlatformUnreachable("token endpoint timed out", reason="timeout") from None
+        except httpx.HTTPError as exc:
+            raise PlatformUnreachable(
+                f"token endpoint: no answer ({type(exc).__name__})", reason="transport"
+            ) from None
+
+    async def aclose(self) -> None:
+        """Close the HTTP client."""
+        await self._client.aclose()
+
+
+def _version(value: Any) -> int:
+    # The digest carries the item's own version as pushed; a platform may echo it as text.
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.isdigit():
+        return int(value)
+    return 0
