@@ -1,0 +1,63 @@
+"""Fixtures of the identity tests: a key ring, the demo city's halls, an issuer, people."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from govlink import VirtualClock
+from govlink.domain import CreditCode, ResidentId
+from govlink.identity import (
+    HallRegistry,
+    Issuer,
+    KeyRing,
+    LegalPerson,
+    PassphraseProtector,
+    Person,
+    RolloverPolicy,
+)
+from govlink.store import Store
+
+from identity_helpers import ISSUER
+#: The standard's own example ID number (GB 11643-1999) and a valid credit code.
+ID_NUMBER = "11010519491231002X"
+
+
+@pytest.fixture
+def ring(sqlite_store: Store, virtual_clock: VirtualClock) -> KeyRing:
+    keys = KeyRing(
+        sqlite_store,
+        PassphraseProtector("test passphrase"),
+        clock=virtual_clock,
+        policy=RolloverPolicy(max_token_lifetime=600),
+    )
+    keys.init(["ES256", "EdDSA", "RS256", "PS256"])
+    return keys
+
+
+@pytest.fixture
+def halls() -> HallRegistry:
+    return HallRegistry.demo_city()
+
+
+@pytest.fixture
+def issuer(
+    ring: KeyRing, halls: HallRegistry, sqlite_store: Store, virtual_clock: VirtualClock
+) -> Iterator[Issuer]:
+    yield Issuer(issuer=ISSUER, keys=ring, halls=halls, store=sqlite_store, clock=virtual_clock)
+
+
+@pytest.fixture
+def person() -> Person:
+    return Person(ResidentId(ID_NUMBER), name="张三")
+
+
+@pytest.fixture
+def legal_person(person: Person) -> LegalPerson:
+    from govlink.domain import credit_code_check_character, organisation_code_check_character
+
+    body8 = "MA3C4F5G"
+    org = body8 + organisation_code_check_character(body8)
+    first17 = "91370502" + org
+    return LegalPerson(CreditCode(first17 + credit_code_check_character(first17)), person)
