@@ -7,7 +7,7 @@ import hashlib
 import json
 import subprocess
 import sys
-from datetime import date
+from datetime import UTC, date, datetime
 from typing import Any
 
 import pytest
@@ -469,3 +469,20 @@ def test_random_input_only_raises_govlink_validation_error(data: Any) -> None:
         return
     assert isinstance(item, Item)
     assert len(item.content_hash()) == 64
+
+
+def test_dates_only_as_dates_or_iso_strings() -> None:
+    assert parse_item(with_(effective_date=date(2025, 1, 1))).content_hash() == BASE_HASH
+    with pytest.raises(govlink.ValidationError) as info:
+        parse_item(with_(effective_date=datetime(2025, 1, 1, 9, 0, tzinfo=UTC)))
+    assert (info.value.field, info.value.rule) == ("effective_date", "date")
+
+
+def test_runaway_nesting_is_a_validation_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    def explode(data: object) -> Item:
+        raise RecursionError
+
+    monkeypatch.setattr(Item, "model_validate", explode)
+    with pytest.raises(govlink.ValidationError) as info:
+        parse_item(base(), root="items[0]")
+    assert (info.value.field, info.value.rule) == ("items[0]", "depth")
