@@ -1,0 +1,14 @@
+"""The ``face`` fixture: every contract test runs in-process and served over loopback."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from province_helpers import Face, make_face
+
+
+@pytest.fixture(params=["in-process", pytest.param("served", marks=pytest.mark.server)])
+def face(request: pytest.FixtureRequest) -> Iterator[Face]:
+    """The same contract test on the in-process face and on the served (uvicorn) face."""
+    yield from make_face(request.param)
