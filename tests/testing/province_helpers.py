@@ -6,8 +6,6 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-import pytest
-
 from govlink import VirtualClock
 from govlink._http import httpx
 from govlink.adapters.reference import wire as ref

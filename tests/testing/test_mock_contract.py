@@ -56,7 +56,10 @@ def test_token_by_basic_and_by_form(face: Face) -> None:
 def test_token_refusals(
     face: Face, data: dict[str, str], auth: tuple[str, str] | None, status: int, error: str
 ) -> None:
-    response = face.http.post(ref.TOKEN_PATH, data=data, auth=auth)
+    if auth is None:
+        response = face.http.post(ref.TOKEN_PATH, data=data)
+    else:
+        response = face.http.post(ref.TOKEN_PATH, data=data, auth=auth)
     assert response.status_code == status
     assert ref.OAuthError.model_validate_json(response.content).error == error
 
