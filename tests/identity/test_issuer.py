@@ -1,0 +1,231 @@
+"""The issuer on every store backend: SSO, single logout, refresh rotation, revocation,
+introspection."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+
+import pytest
+
+from govlink import ValidationError, VirtualClock
+from govlink.identity import (
+    HallRegistry,
+    Issuer,
+    KeyRing,
+    LegalPerson,
+    PassphraseProtector,
+    Person,
+    RefreshTokenError,
+    SessionEnded,
+    Staff,
+    TokenPolicy,
+    TokenRevoked,
+    TrustedIssuer,
+    Verifier,
+    b64url_decode,
+)
+from govlink.store import Store
+from identity_helpers import ISSUER
+
+CITY, COUNTY = "hall-370500", "hall-370502"
+
+
+@pytest.fixture
+def city_issuer(any_store: Store, virtual_clock: VirtualClock) -> Iterator[Issuer]:
+    ring = KeyRing(any_store, PassphraseProtector("pw"), clock=virtual_clock)
+    ring.init(["ES256"])
+    yield Issuer(
+        issuer=ISSUER,
+        keys=ring,
+        halls=HallRegistry.demo_city(),
+        store=any_store,
+        clock=virtual_clock,
+        policy=TokenPolicy(refresh_grace=10),
+    )
+
+
+def claims_of(token: str) -> dict[str, object]:
+    result: dict[str, object] = json.loads(b64url_decode(token.split(".")[1]))
+    return result
+
+
+def test_sso_across_two_halls_and_single_logout(city_issuer: Issuer, person: Person) -> None:
+    sign_in = city_issuer.sign_in(person, client="370500", acr=4, amr=["face"])
+    at_city = sign_in.tokens.access_token
+    # Single sign-on: the county hall gets its token from the same session, no new sign-in.
+    at_county = city_issuer.tokens_for(sign_in.session.sid, "370502").access_token
+    city_verifier, county_verifier = city_issuer.verifier("370500"), city_issuer.verifier(COUNTY)
+    city_claims = city_verifier.verify(at_city).claims
+    county_claims = county_verifier.verify(at_county).claims
+    assert city_claims["sub"] == county_claims["sub"]
+    assert city_claims["sid"] == county_claims["sid"] == sign_in.session.sid
+    assert county_claims["acr"] == "4" and county_claims["amr"] == ["face"]
+    assert city_claims["masked_id"] == "1101**********002X"
+    assert "11010519491231002X" not in at_city + at_county
+    assert city_issuer.session_clients(sign_in.session.sid) == [CITY, COUNTY]
+
+    notices = city_issuer.logout(sign_in.session.sid)
+    assert [n.client.client_id for n in notices] == [CITY, COUNTY]
+    logout_verifier = Verifier(
+        [TrustedIssuer(ISSUER, city_issuer.trusted().keys,
+                       token_types={"logout": frozenset({"logout+jwt"})})],
+        clock=city_issuer.clock,
+    )
+    for notice in notices:
+        logout = logout_verifier.verify(
+            notice.logout_token, audience=notice.client.client_id, kind="logout"
+        )
+        assert logout.claims["sid"] == sign_in.session.sid
+        assert "http://schemas.openid.net/event/backchannel-logout" in logout.claims["events"]
+    # Both halls refuse, even though both tokens sit in their verified-token caches.
+    for verifier, token in ((city_verifier, at_city), (county_verifier, at_county)):
+        with pytest.raises(TokenRevoked):
+            verifier.verify(token)
+    with pytest.raises(SessionEnded):
+        city_issuer.tokens_for(sign_in.session.sid, "370503")
+
+
+def test_revocation_reaches_another_process(
+    city_issuer: Issuer, any_store: Store, person: Person, virtual_clock: VirtualClock
+) -> None:
+    tokens = city_issuer.sign_in(person, client=COUNTY, acr=3).tokens
+    other = Issuer(
+        issuer=ISSUER, keys=city_issuer.keys, halls=city_issuer.halls, store=any_store,
+        clock=virtual_clock,
+    )
+    verifier = other.verifier(COUNTY)
+    verifier.verify(tokens.access_token)
+    city_issuer.logout(tokens.session_id)
+    virtual_clock.advance(other.revocations.poll_interval)
+    with pytest.raises(TokenRevoked):
+        verifier.verify(tokens.access_token)
+
+
+def test_refresh_rotation_and_family_revocation(
+    city_issuer: Issuer, person: Person, virtual_clock: VirtualClock
+) -> None:
+    first = city_issuer.sign_in(person, client=COUNTY, acr=3).tokens.refresh_token
+    assert first is not None
+    second = city_issuer.refresh(first, COUNTY)
+    assert second.refresh_token not in (None, first)
+    city_issuer.verifier(COUNTY).verify(second.access_token)
+    # Reused within the grace (a lost response): answered once more.
+    virtual_clock.advance(5)
+    replay = city_issuer.refresh(first, COUNTY)
+    assert replay.refresh_token is not None
+    # ... and the successor it had got before is spent.
+    virtual_clock.advance(30)
+    with pytest.raises(RefreshTokenError) as reused:
+        city_issuer.refresh(first, COUNTY)
+    assert reused.value.error == "invalid_grant"
+    assert city_issuer.refresh_family_revoked(first)
+    # The whole family is revoked: the newest token no longer works either.
+    with pytest.raises(RefreshTokenError, match="revoked"):
+        city_issuer.refresh(replay.refresh_token, COUNTY)
+
+
+def test_refresh_refusals(city_issuer: Issuer, person: Person, virtual_clock: VirtualClock) -> None:
+    tokens = city_issuer.sign_in(person, client=COUNTY, acr=3).tokens
+    assert tokens.refresh_token is not None
+    with pytest.raises(RefreshTokenError, match="another client"):
+        city_issuer.refresh(tokens.refresh_token, CITY)
+    with pytest.raises(RefreshTokenError, match="unknown"):
+        city_issuer.refresh("glrt_nope", COUNTY)
+    city_issuer.logout(tokens.session_id)
+    with pytest.raises(RefreshTokenError):
+        city_issuer.refresh(tokens.refresh_token, COUNTY)
+
+
+def test_revocation_by_token_session_subject(
+    city_issuer: Issuer, person: Person, virtual_clock: VirtualClock
+) -> None:
+    verifier = city_issuer.verifier(COUNTY)
+    a = city_issuer.sign_in(person, client=COUNTY, acr=3).tokens
+    b = city_issuer.tokens_for(a.session_id, COUNTY)
+    assert city_issuer.revoke_token(a.access_token)
+    with pytest.raises(TokenRevoked):
+        verifier.verify(a.access_token)
+    verifier.verify(b.access_token)  # only that token
+    assert not city_issuer.revoke_token("not a token")
+
+    c = city_issuer.sign_in(person, client=COUNTY, acr=3)
+    city_issuer.revoke_session(c.session.sid)
+    with pytest.raises(TokenRevoked):
+        verifier.verify(c.tokens.access_token)
+
+    d = city_issuer.sign_in(person, client=COUNTY, acr=3).tokens
+    assert city_issuer.revoke_subject(city_issuer.subject_id(person)) >= 1
+    with pytest.raises(TokenRevoked):
+        verifier.verify(d.access_token)
+    assert list(city_issuer.sessions_of(city_issuer.subject_id(person))) == []
+    virtual_clock.advance(1)
+    # A new sign-in after the revocation works again.
+    fresh = city_issuer.sign_in(person, client=COUNTY, acr=3).tokens
+    verifier.verify(fresh.access_token)
+
+
+def test_introspection(city_issuer: Issuer, person: Person, virtual_clock: VirtualClock) -> None:
+    tokens = city_issuer.sign_in(person, client=COUNTY, acr=3).tokens
+    assert tokens.refresh_token is not None
+    info = city_issuer.introspect(tokens.access_token)
+    assert info["active"] is True and info["aud"] == COUNTY and info["sid"] == tokens.session_id
+    refresh = city_issuer.introspect(tokens.refresh_token)
+    assert refresh["active"] is True and refresh["client_id"] == COUNTY
+    assert city_issuer.introspect("garbage") == {"active": False}
+    assert city_issuer.introspect("glrt_unknown") == {"active": False}
+    city_issuer.revoke_token(tokens.refresh_token)
+    assert city_issuer.introspect(tokens.refresh_token) == {"active": False}
+    virtual_clock.advance(3600)
+    assert city_issuer.introspect(tokens.access_token) == {"active": False}
+
+
+def test_subjects_and_claims(
+    city_issuer: Issuer, person: Person, legal_person: LegalPerson
+) -> None:
+    legal = city_issuer.sign_in(legal_person, client=COUNTY, acr=4).tokens.access_token
+    claims = claims_of(legal)
+    assert claims["subject_type"] == "legal"
+    assert claims["credit_code"] == str(legal_person.credit_code)
+    assert claims["agent"] == {"masked_id": "1101**********002X"}
+    staff = Staff("S-001", department="市场监管局", hall="370502", roles=("reviewer",))
+    staff_claims = claims_of(city_issuer.sign_in(staff, client=COUNTY, acr=5).tokens.access_token)
+    assert staff_claims["roles"] == ["reviewer"] and staff_claims["subject_type"] == "staff"
+    # sub is stable across sign-ins and differs between subjects.
+    again = claims_of(city_issuer.sign_in(person, client=COUNTY, acr=3).tokens.access_token)
+    once = claims_of(city_issuer.sign_in(person, client=COUNTY, acr=3).tokens.access_token)
+    assert again["sub"] == once["sub"] != claims["sub"]
+    with pytest.raises(ValidationError) as info:
+        city_issuer.sign_in(person, client=COUNTY, acr=7)
+    assert info.value.field == "acr"
+    assert "1101" in repr(person) and "11010519491231002X" not in repr(person)
+
+
+def test_pairwise_subjects(
+    sqlite_store: Store, virtual_clock: VirtualClock, person: Person
+) -> None:
+    ring = KeyRing(sqlite_store, PassphraseProtector("pw"), clock=virtual_clock)
+    ring.init(["EdDSA"])
+    issuer = Issuer(
+        issuer=ISSUER, keys=ring, halls=HallRegistry.demo_city(), store=sqlite_store,
+        clock=virtual_clock, policy=TokenPolicy(pairwise=True),
+    )
+    sign_in = issuer.sign_in(person, client=CITY, acr=3)
+    county = issuer.tokens_for(sign_in.session.sid, COUNTY)
+    assert claims_of(sign_in.tokens.access_token)["sub"] != claims_of(county.access_token)["sub"]
+    issuer.revoke_subject(issuer.subject_id(person))
+    with pytest.raises(TokenRevoked):
+        issuer.verifier(COUNTY).verify(county.access_token)
+
+
+def test_scope_narrowing_and_id_token(city_issuer: Issuer, person: Person) -> None:
+    tokens = city_issuer.sign_in(
+        person, client=COUNTY, acr=3, scope="openid cases:read admin", nonce="n-1"
+    ).tokens
+    assert tokens.scope == "cases:read openid"
+    assert tokens.id_token is not None
+    id_claims = city_issuer.verifier(COUNTY).verify(tokens.id_token, kind="id").claims
+    assert id_claims["nonce"] == "n-1" and id_claims["azp"] == COUNTY
+    no_openid = city_issuer.sign_in(person, client=COUNTY, acr=3, scope="cases:read").tokens
+    assert no_openid.id_token is None
+    assert set(tokens.to_dict()) >= {"access_token", "token_type", "expires_in", "id_token"}
