@@ -132,14 +132,16 @@ class RemoteJWKS:
         """The key if the cached JWKS is fresh and has it; never any I/O."""
         return self._keys.get(kid) if self._fresh() else None
 
-    def _needs_fetch(self, kid: str) -> bool:
+    def _wants_fetch(self, kid: str) -> bool:
+        """Whether the cached keys cannot answer for ``kid`` (the refresh decides, under its
+        lock, whether a fetch may actually happen or one is already in flight)."""
         if self._fresh():
             if kid in self._keys:
                 return False
             until = self._negative.get(kid)
             if until is not None and until > self.clock.time():
                 return False
-        return self._may_fetch()
+        return True
 
     def _after(self, kid: str) -> VerificationKey | None:
         """The answer once any fetch is done: fresh keys, last-known-good, or an error."""
@@ -210,7 +212,7 @@ class RemoteJWKS:
         Raises:
             JWKSUnavailable: no fresh keys and the last good copy is too old (or absent).
         """
-        if self._needs_fetch(kid):
+        if self._wants_fetch(kid):
             self.refresh()
         return self._after(kid)
 
@@ -248,7 +250,7 @@ class RemoteJWKS:
 
     async def aget_key(self, kid: str) -> VerificationKey | None:
         """Async :meth:`get_key`."""
-        if self._needs_fetch(kid):
+        if self._wants_fetch(kid):
             await self.arefresh()
         return self._after(kid)
 
