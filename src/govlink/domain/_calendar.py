@@ -28,6 +28,7 @@ from bisect import bisect_left, bisect_right
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from functools import cache
 from pathlib import Path
 from typing import Any, Final
 
@@ -137,6 +138,7 @@ def _package_tables() -> tuple[Mapping[date, Any], Mapping[date, Any], str]:
     return constants.holidays, constants.workdays, f"chinese-calendar {version}"
 
 
+@cache
 def package_years() -> range:
     """The years the installed ``chinese-calendar`` package covers (e.g. 2004–2026)."""
     holidays, _, _ = _package_tables()
@@ -291,6 +293,7 @@ class WorkingCalendar:
     _years: dict[int, tuple[int, ...]] = field(init=False, repr=False, default_factory=dict)
     _sets: dict[int, frozenset[int]] = field(init=False, repr=False, default_factory=dict)
     _sources: dict[int, str] = field(init=False, repr=False, default_factory=dict)
+    _missing: dict[int, str] = field(init=False, repr=False, default_factory=dict)
     _lock: threading.Lock = field(init=False, repr=False, default_factory=threading.Lock)
 
     def __post_init__(self) -> None:
@@ -328,10 +331,18 @@ class WorkingCalendar:
         days = self._years.get(year)
         if days is not None:
             return days
+        missing = self._missing.get(year)
+        if missing is not None:
+            # Asked again (e.g. a generator probing past its period): same error, no rework.
+            raise CalendarDataMissing(missing)
         with self._lock:
             days = self._years.get(year)
             if days is None:
-                days, source = self._compute(year)
+                try:
+                    days, source = self._compute(year)
+                except CalendarDataMissing as exc:
+                    self._missing[year] = exc.message
+                    raise
                 self._sets[year] = frozenset(days)
                 self._sources[year] = source
                 self._years[year] = days
