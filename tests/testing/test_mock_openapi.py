@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import schemathesis
 from hypothesis import HealthCheck, settings
@@ -36,7 +37,7 @@ schema = schemathesis.openapi.from_asgi("/openapi.json", PROVINCE.app)
     derandomize=True,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
 )
-def test_schemathesis_finds_no_server_error(case: schemathesis.Case) -> None:
+def test_schemathesis_finds_no_server_error(case: schemathesis.Case[Any]) -> None:
     case.call_and_validate(
         headers={"authorization": f"Bearer {TOKEN}"},
         checks=[
