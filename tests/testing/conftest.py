@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
-from province_helpers import Face, make_face
+
+# The helpers module sits next to this file; make it importable however pytest was started.
+sys.path.insert(0, str(Path(__file__).parent))
+
+from province_helpers import Face, make_face  # noqa: E402 - needs the path set above
 
 
 @pytest.fixture(params=["in-process", pytest.param("served", marks=pytest.mark.server)])
