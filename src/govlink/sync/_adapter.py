@@ -69,6 +69,8 @@ class Delivery:
     idempotency_key: str
     payload_json: str
     attempt: int = 0
+    #: The outbox's own number for the entry (opaque to adapters; ``0`` outside an outbox).
+    entry_id: int = 0
 
     @property
     def payload(self) -> dict[str, Any]:

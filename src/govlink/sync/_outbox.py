@@ -1,0 +1,933 @@
+"""The durable outbox: lanes (one per case or catalog item), entries, leases, parking.
+
+Data model (schema ``sync``)::
+
+    sync_lane   one row per (hall, kind, key): a case (办件) or a catalog item
+                head_seq   the sequence of the next entry to deliver; entries below it are
+                           acknowledged (kept for audit until purged), so an acknowledgement is
+                           one UPDATE of the lane, never a write to the entry
+                ready_at   when the head may be claimed; NULL = nothing to do or parked.
+                           While claimed it holds the lease expiry: a crashed worker's lane is
+                           simply due again when its lease runs out
+                lease      the claim token while claimed
+                attempts / last_error   the outer retry loop, persisted
+                parked     1 when the head was refused as poison (the case waits for an operator)
+    sync_entry  (lane, seq) -> idempotency key, canonical payload, enqueue time, state
+                (NULL, 'skipped' or 'repaired')
+    sync_hall   halls with work, and their fair-share weight
+
+Per-case FIFO falls out of the shape: a claim joins each ready lane to exactly its head entry,
+so a case's next event cannot be claimed before the previous one is acknowledged, while one
+claim still gathers the heads of hundreds of different cases for one request.
+
+Claims on PostgreSQL use ``FOR UPDATE OF l SKIP LOCKED`` so several workers on several machines
+take disjoint lanes; on SQLite the write transaction serialises claims.
+
+Enqueue inside the hall's own transaction (same database)::
+
+    with store.transaction() as conn:
+        conn.execute("UPDATE hall_case SET status = ? WHERE case_number = ?", (...))
+        outbox.enqueue_events([event], conn=conn)   # committed or rolled back together
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import secrets
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, NamedTuple
+
+from .._clock import Clock, system_clock
+from .._errors import FieldProblem, ValidationError
+from ..store import Connection, Migration, Schema, Store
+from ._adapter import CASE_EVENT, Delivery
+from ._errors import NotParked
+from ._journal import JournalRecord, append_journal
+from ._masking import mask_text
+from ._policy import FairShare
+
+__all__ = [
+    "SYNC_SCHEMA",
+    "Claim",
+    "EnqueueResult",
+    "LaneFailure",
+    "NewEntry",
+    "Outbox",
+    "OutboxStatus",
+    "ParkedCase",
+    "lane_name",
+]
+
+_SQLITE_V1 = """
+CREATE TABLE sync_lane (
+    lane_id     INTEGER PRIMARY KEY,
+    lane        TEXT NOT NULL UNIQUE,
+    hall        TEXT NOT NULL,
+    kind        TEXT NOT NULL,
+    key         TEXT NOT NULL,
+    head_seq    INTEGER NOT NULL DEFAULT 1,
+    ready_at    REAL,
+    lease       TEXT,
+    attempts    INTEGER NOT NULL DEFAULT 0,
+    last_error  TEXT,
+    parked      INTEGER NOT NULL DEFAULT 0,
+    parked_at   REAL,
+    last_ack_at REAL
+);
+CREATE INDEX sync_lane_ready ON sync_lane (kind, hall, ready_at) WHERE ready_at IS NOT NULL;
+CREATE INDEX sync_lane_parked ON sync_lane (parked_at) WHERE parked = 1;
+CREATE INDEX sync_lane_key ON sync_lane (key);
+CREATE TABLE sync_entry (
+    id          INTEGER PRIMARY KEY,
+    idem        TEXT,
+    payload     TEXT NOT NULL,
+    enqueued_at REAL NOT NULL,
+    state       TEXT
+);
+CREATE TABLE sync_hall (
+    hall   TEXT PRIMARY KEY,
+    weight REAL NOT NULL DEFAULT 1
+);
+CREATE TABLE sync_journal (
+    n        INTEGER PRIMARY KEY,
+    at       REAL NOT NULL,
+    action   TEXT NOT NULL,
+    endpoint TEXT NOT NULL,
+    count    INTEGER NOT NULL,
+    digest   TEXT NOT NULL,
+    detail   TEXT NOT NULL,
+    prev     TEXT NOT NULL,
+    hash     TEXT NOT NULL
+);
+CREATE TABLE sync_journal_head (
+    id   INTEGER PRIMARY KEY CHECK (id = 1),
+    n    INTEGER NOT NULL,
+    hash TEXT NOT NULL
+);
+"""
+
+_POSTGRES_V1 = (
+    _SQLITE_V1.replace("REAL", "DOUBLE PRECISION")
+    .replace("INTEGER PRIMARY KEY,", "BIGINT PRIMARY KEY,")
+    .replace("lane_id     INTEGER PRIMARY KEY", "lane_id     BIGINT PRIMARY KEY")
+    + "CREATE SEQUENCE sync_lane_ids;\n"
+)
+
+#: The sync component's tables (register with ``store.migrate(SYNC_SCHEMA)``).
+SYNC_SCHEMA = Schema("sync", (Migration(1, "outbox, lanes, journal", _SQLITE_V1, _POSTGRES_V1),))
+
+#: An entry's id is ``lane_id * SEQ_SPAN + sequence``: one integer key, and a lane's head entry
+#: is found by arithmetic instead of a second index.
+SEQ_SPAN = 1 << 20
+MAX_SEQUENCE = SEQ_SPAN - 1
+
+_KIND_WORDS = {CASE_EVENT: "case", "catalog_item": "catalog"}
+
+_NEW_LANE = (
+    "INSERT INTO sync_lane (lane_id, lane, hall, kind, key, head_seq, ready_at) "
+    "VALUES (?, ?, ?, ?, ?, 1, ?) ON CONFLICT (lane) DO NOTHING"
+)
+# An idle lane (nothing ready, not parked) wakes when its head entry arrives. Lanes that are
+# already ready, leased or parked are only looked up, not written: the hot path stays cheap.
+_WAKE_LANE = """
+UPDATE sync_lane SET ready_at = ?
+WHERE lane_id = ? AND ready_at IS NULL AND parked = 0 AND head_seq BETWEEN ? AND ?
+"""
+_INSERT_ENTRY = (
+    "INSERT INTO sync_entry (id, idem, payload, enqueued_at) VALUES (?, ?, ?, ?) "
+    "ON CONFLICT (id) DO NOTHING"
+)
+# The next entry is due at once only if it is already queued (a gap waits for the missing one).
+_ACK = """
+UPDATE sync_lane SET head_seq = head_seq + 1, attempts = 0, last_error = NULL, lease = NULL,
+    last_ack_at = ?,
+    ready_at = CASE WHEN EXISTS (SELECT 1 FROM sync_entry WHERE id = ?) THEN ? ELSE NULL END
+WHERE lane_id = ? AND head_seq = ?
+"""
+_RESCHEDULE = """
+UPDATE sync_lane SET attempts = attempts + 1, last_error = ?, lease = NULL, ready_at = ?
+WHERE lane_id = ? AND head_seq = ? AND parked = 0
+"""
+_PARK = """
+UPDATE sync_lane SET parked = 1, parked_at = ?, ready_at = NULL, lease = NULL,
+    attempts = attempts + 1, last_error = ?
+WHERE lane_id = ? AND head_seq = ?
+"""
+_RELEASE = "UPDATE sync_lane SET ready_at = ?, lease = NULL WHERE lane_id = ? AND lease = ?"
+
+
+def lane_name(hall: str, kind: str, key: str) -> str:
+    """The lane of an entry: ``"{hall}:case:{case_number}"`` for case events."""
+    return f"{hall}:{_KIND_WORDS.get(kind, kind)}:{key}"
+
+
+class NewEntry(NamedTuple):
+    """An entry to enqueue. ``payload_json`` is the canonical JSON text (already validated).
+
+    Sequences are per lane, start at 1 and go up by one (1 ≤ sequence < 2**20).
+    ``idempotency_key`` defaults to ``"{lane}:{sequence}"`` — for a case event exactly
+    :attr:`govlink.domain.CaseStatusEvent.idempotency_key`.
+    """
+
+    hall: str
+    kind: str
+    key: str
+    sequence: int
+    payload_json: str
+    idempotency_key: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class EnqueueResult:
+    """How an enqueue went: ``accepted`` new entries, ``duplicates`` already present (same
+    lane and sequence: enqueueing is idempotent), ``stale`` entries refused (below what was
+    already delivered for their lane, or a sequence out of range), listed in ``problems``."""
+
+    accepted: int = 0
+    duplicates: int = 0
+    stale: int = 0
+    problems: tuple[FieldProblem, ...] = ()
+
+    def __add__(self, other: EnqueueResult) -> EnqueueResult:
+        return EnqueueResult(
+            self.accepted + other.accepted,
+            self.duplicates + other.duplicates,
+            self.stale + other.stale,
+            self.problems + other.problems,
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "accepted": self.accepted,
+            "duplicates": self.duplicates,
+            "stale": self.stale,
+            "problems": [p.to_dict() for p in self.problems],
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Claim:
+    """Deliveries leased together (one per lane) under one lease ``token``."""
+
+    token: str
+    deliveries: tuple[Delivery, ...]
+    lease_until: float
+
+
+@dataclass(frozen=True, slots=True)
+class LaneFailure:
+    """A delivery that was not acknowledged: rescheduled at ``retry_at``, or parked (None)."""
+
+    delivery: Delivery
+    error: str
+    retry_at: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ParkedCase:
+    """A lane whose head entry the platform refused as poison (``govlink outbox parked``)."""
+
+    hall: str
+    kind: str
+    key: str
+    sequence: int
+    idempotency_key: str
+    error: str
+    parked_at: float
+    pending: int
+    payload_json: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "hall": self.hall,
+            "kind": self.kind,
+            "key": self.key,
+            "sequence": self.sequence,
+            "idempotency_key": self.idempotency_key,
+            "error": self.error,
+            "parked_at": self.parked_at,
+            "pending": self.pending,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxStatus:
+    """Counts for ``govlink outbox status`` (entries and lanes, per hall)."""
+
+    pending: int
+    ready: int
+    leased: int
+    retrying: int
+    parked: int
+    acknowledged_retained: int
+    oldest_pending_age: float | None
+    by_hall: Mapping[str, int] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "pending": self.pending,
+            "ready_lanes": self.ready,
+            "leased_lanes": self.leased,
+            "retrying_lanes": self.retrying,
+            "parked_cases": self.parked,
+            "acknowledged_retained": self.acknowledged_retained,
+            "lag_seconds": self.oldest_pending_age,
+            "pending_by_hall": dict(self.by_hall),
+        }
+
+
+def _chunks(rows: Iterable[Any], size: int) -> Iterator[list[Any]]:
+    chunk: list[Any] = []
+    for row in rows:
+        chunk.append(row)
+        if len(chunk) >= size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
+def keys_digest(keys: Iterable[str]) -> str:
+    """SHA-256 over idempotency keys, each followed by a newline (journal digests)."""
+    h = hashlib.sha256()
+    for k in keys:
+        h.update(k.encode())
+        h.update(b"\n")
+    return h.hexdigest()
+
+
+class Outbox:
+    """The durable outbox on a :class:`govlink.store.Store` (SQLite or PostgreSQL).
+
+    ``lease_seconds``: how long a claim holds its lanes; a crashed worker's lanes are due again
+    after it. ``retention_seconds``: acknowledged entries are kept at least this long for audit
+    (:meth:`purge`).
+
+    Raises :class:`govlink.StoreError` when the store fails, and
+    :class:`govlink.MigrationError` when its schema cannot be brought up to date.
+    """
+
+    def __init__(
+        self,
+        store: Store,
+        *,
+        clock: Clock = system_clock,
+        lease_seconds: float = 60.0,
+        retention_seconds: float = 90 * 86400.0,
+        migrate: bool = True,
+    ) -> None:
+        if lease_seconds <= 0:
+            raise ValueError("lease_seconds must be positive")
+        self.store = store
+        self.clock = clock
+        self.lease_seconds = lease_seconds
+        self.retention_seconds = retention_seconds
+        self._halls: list[str] | None = None
+        self._halls_at = -1e18
+        if migrate:
+            store.migrate(SYNC_SCHEMA)
+
+    # --- enqueue ------------------------------------------------------------------------
+
+    def enqueue_events(
+        self, events: Iterable[Any], *, conn: Connection | None = None, chunk: int = 20_000
+    ) -> EnqueueResult:
+        """Enqueue validated :class:`govlink.domain.CaseStatusEvent` objects.
+
+        Validation happened when the events were built (``parse_case_event``); here each is
+        serialised to its canonical JSON. Pass ``conn`` from ``store.transaction()`` to enqueue
+        inside the hall's own transaction (same database).
+
+        Raises :class:`TypeError` for something that is not a ``CaseStatusEvent``.
+        """
+        from ..domain import CaseStatusEvent
+
+        def rows() -> Iterator[NewEntry]:
+            for event in events:
+                if not isinstance(event, CaseStatusEvent):
+                    raise TypeError(f"expected CaseStatusEvent, got {type(event).__name__}")
+                yield NewEntry(
+                    event.hall,
+                    CASE_EVENT,
+                    event.case_number,
+                    event.sequence,
+                    event.model_dump_json(),
+                    event.idempotency_key,
+                )
+
+        return self.enqueue(rows(), conn=conn, chunk=chunk)
+
+    def enqueue(
+        self, entries: Iterable[NewEntry], *, conn: Connection | None = None, chunk: int = 20_000
+    ) -> EnqueueResult:
+        """Enqueue entries whose payloads are already validated canonical JSON.
+
+        The fast path: entries are written with ``executemany`` in chunks of ``chunk`` rows,
+        each chunk in one transaction (or all inside ``conn`` when given). Enqueueing the same
+        (lane, sequence) twice is a no-op counted in ``duplicates``. An entry below a lane's
+        delivered sequence is refused (``stale``, with a problem naming it).
+        """
+        total = EnqueueResult()
+        # lane -> [lane_id, highest sequence enqueued by this call]: a later entry above it
+        # needs no lookup (it cannot be a duplicate nor below the delivered head).
+        known: dict[str, list[int]] = {}
+        for part in _chunks(entries, chunk):
+            if conn is not None:
+                total += self._enqueue_chunk(conn, part, known)
+            else:
+                with self.store.transaction() as own:
+                    total += self._enqueue_chunk(own, part, known)
+        return total
+
+    def _enqueue_chunk(
+        self, conn: Connection, part: list[NewEntry], known: dict[str, list[int]]
+    ) -> EnqueueResult:
+        now = self.clock.time()
+        if conn.dialect == "sqlite":
+            # A year's events insert all over the entry table (each case's next sequence lands
+            # next to its earlier ones); a bounded 64 MB page cache keeps that from thrashing.
+            conn.execute("PRAGMA cache_size = -65536")
+        words = _KIND_WORDS
+        named = [(f"{e.hall}:{words.get(e.kind, e.kind)}:{e.key}", e) for e in part]
+        # Lanes this call has not seen, or entries at/below what it enqueued: look them up.
+        lookup: dict[str, NewEntry] = {}
+        for lane, e in named:
+            k = known.get(lane)
+            if k is None or e.sequence <= k[1]:
+                lookup.setdefault(lane, e)
+        found = self._lanes(conn, list(lookup)) if lookup else {}
+        new = [lane for lane in lookup if lane not in found and lane not in known]
+        ids = self._allocate(conn, len(new))
+        new_lanes = dict(zip(new, ids, strict=True))
+        if new_lanes:
+            first = {lane for lane, e in named if e.sequence == 1 and lane in new_lanes}
+            conn.executemany(
+                _NEW_LANE,
+                [
+                    (
+                        lane_id,
+                        lane,
+                        lookup[lane].hall,
+                        lookup[lane].kind,
+                        lookup[lane].key,
+                        now if lane in first else None,
+                    )
+                    for lane, lane_id in new_lanes.items()
+                ],
+            )
+            if conn.dialect == "postgresql":  # a concurrent enqueue may have created some
+                found.update(self._lanes(conn, new))
+                new_lanes = {lane: found[lane][0] for lane in new_lanes}
+        # Lanes that existed before this call: their entries are checked for duplicates and
+        # staleness. Lanes created now hold nothing yet, so theirs are not.
+        heads = {lane: head for lane, (_, head) in found.items() if lane not in new_lanes}
+        for lane, lane_id in new_lanes.items():
+            known[lane] = [lane_id, 0]
+        for lane, (lane_id, _) in found.items():
+            known.setdefault(lane, [lane_id, 0])
+        rows: list[tuple[int, str | None, str, float]] = []
+        span: dict[int, list[int]] = {}
+        problems: list[FieldProblem] = []
+        seen: set[int] = set()
+        duplicates = stale = 0
+        for lane, e in named:
+            seq = e.sequence
+            if not 1 <= seq <= MAX_SEQUENCE:
+                stale += 1
+                problems.append(
+                    FieldProblem(
+                        "sequence", "out_of_range", f"{lane}: sequence must be 1..{MAX_SEQUENCE}"
+                    )
+                )
+                continue
+            k = known[lane]
+            lane_id = k[0]
+            entry_id = lane_id * SEQ_SPAN + seq
+            if entry_id in seen:
+                duplicates += 1
+                continue
+            seen.add(entry_id)
+            head = heads.get(lane)
+            if head is not None:  # looked up: check for duplicates and stale entries
+                if conn.scalar("SELECT 1 FROM sync_entry WHERE id = ?", (entry_id,)):
+                    duplicates += 1
+                    continue
+                if seq < head:
+                    stale += 1
+                    problems.append(
+                        FieldProblem(
+                            "sequence",
+                            "already_delivered",
+                            f"{lane}:{seq}: sequence {seq} is below the next undelivered "
+                            f"sequence {head} of its lane",
+                        )
+                    )
+                    continue
+            if seq > k[1]:
+                k[1] = seq
+            idem = e.idempotency_key
+            if idem is not None and idem == f"{lane}:{seq}":
+                idem = None  # the default key is not stored twice
+            rows.append((entry_id, idem, e.payload_json, now))
+            r = span.get(lane_id)
+            if r is None:
+                span[lane_id] = [seq, seq]
+            elif seq < r[0]:
+                r[0] = seq
+            elif seq > r[1]:
+                r[1] = seq
+        if rows:
+            conn.executemany(_INSERT_ENTRY, rows)
+            conn.executemany(
+                _WAKE_LANE, [(now, lane_id, lo, hi) for lane_id, (lo, hi) in span.items()]
+            )
+            halls = {e.hall for _, e in named}
+            if not self._halls or not halls.issubset(self._halls):
+                conn.executemany(
+                    "INSERT INTO sync_hall (hall) VALUES (?) ON CONFLICT (hall) DO NOTHING",
+                    [(h,) for h in sorted(halls)],
+                )
+                self._halls = None
+        return EnqueueResult(len(rows), duplicates, stale, tuple(problems))
+
+    @staticmethod
+    def _allocate(conn: Connection, n: int) -> list[int]:
+        if n == 0:
+            return []
+        if conn.dialect == "postgresql":
+            return [
+                int(r[0])
+                for r in conn.fetchall(
+                    "SELECT nextval('sync_lane_ids') FROM generate_series(1, ?)", (n,)
+                )
+            ]
+        # SQLite: the enqueue holds the write lock (BEGIN IMMEDIATE), so max + 1 is safe.
+        top = int(conn.scalar("SELECT COALESCE(MAX(lane_id), 0) FROM sync_lane") or 0)
+        return list(range(top + 1, top + 1 + n))
+
+    @staticmethod
+    def _lanes(conn: Connection, lanes: list[str]) -> dict[str, tuple[int, int]]:
+        """lane -> (lane_id, head_seq) for the lanes that exist (locked on PG)."""
+        found: dict[str, tuple[int, int]] = {}
+        lock = " FOR UPDATE" if conn.dialect == "postgresql" else ""
+        for part in _chunks(lanes, 500):
+            marks = ",".join("?" * len(part))
+            for lane, lane_id, head in conn.fetchall(
+                "SELECT lane, lane_id, head_seq FROM sync_lane "  # noqa: S608 - placeholders only
+                f"WHERE lane IN ({marks}){lock}",
+                part,
+            ):
+                found[str(lane)] = (int(lane_id), int(head))
+        return found
+
+    # --- claims -------------------------------------------------------------------------
+
+    def _ready_halls(self, conn: Connection) -> list[str]:
+        now = self.clock.monotonic()
+        if self._halls is None or now - self._halls_at > 5.0:
+            self._halls = [
+                str(r[0]) for r in conn.fetchall("SELECT hall FROM sync_hall ORDER BY hall")
+            ]
+            self._halls_at = now
+        return self._halls
+
+    def hall_weights(self) -> dict[str, float]:
+        """Fair-share weights per hall (set with :meth:`set_hall_weight`)."""
+        with self.store.transaction(write=False) as conn:
+            return {
+                str(h): float(w) for h, w in conn.fetchall("SELECT hall, weight FROM sync_hall")
+            }
+
+    def set_hall_weight(self, hall: str, weight: float) -> None:
+        """Give ``hall`` a larger (or smaller) share of each batch while draining a backlog.
+
+        Raises :class:`govlink.ValidationError` for a weight that is not positive.
+        """
+        if weight <= 0:
+            raise ValidationError("weight must be positive", field="weight", rule="positive")
+        with self.store.transaction() as conn:
+            conn.execute(
+                "INSERT INTO sync_hall (hall, weight) VALUES (?, ?) "
+                "ON CONFLICT (hall) DO UPDATE SET weight = excluded.weight",
+                (hall, weight),
+            )
+
+    def claim(
+        self,
+        kind: str,
+        limit: int,
+        *,
+        fair: FairShare | None = None,
+        conn: Connection | None = None,
+    ) -> Claim:
+        """Lease up to ``limit`` head entries of ready lanes of ``kind`` (one per lane).
+
+        ``fair`` splits ``limit`` between halls by weight (a hall's unused share goes to the
+        others in a second pass); without it halls are served in order.
+        """
+        if conn is None:
+            with self.store.transaction() as own:
+                return self.claim(kind, limit, fair=fair, conn=own)
+        now = self.clock.time()
+        until = now + self.lease_seconds
+        token = secrets.token_hex(8)
+        halls = self._ready_halls(conn)
+        quotas = fair.split(halls, limit) if fair is not None else dict.fromkeys(halls, limit)
+        lock = " FOR UPDATE OF l SKIP LOCKED" if conn.dialect == "postgresql" else ""
+        sql = (
+            "SELECT l.lane_id, l.hall, l.key, l.attempts, l.head_seq, e.idem, e.payload, l.lane "  # noqa: S608 - constant text
+            f"FROM sync_lane l JOIN sync_entry e ON e.id = l.lane_id * {SEQ_SPAN} + l.head_seq "
+            "WHERE l.kind = ? AND l.hall = ? AND l.ready_at <= ? "
+            f"ORDER BY l.ready_at LIMIT ?{lock}"
+        )
+        got: list[Delivery] = []
+
+        def take(hall: str, want: int) -> int:
+            rows = conn.fetchall(sql, (kind, hall, now, want))
+            leases = []
+            for lane_id, h, key, attempts, seq, idem, payload, lane in rows:
+                got.append(
+                    Delivery(
+                        h,
+                        kind,
+                        key,
+                        int(seq),
+                        idem or f"{lane}:{seq}",
+                        payload,
+                        int(attempts),
+                        int(lane_id) * SEQ_SPAN + int(seq),
+                    )
+                )
+                leases.append((until, token, lane_id))
+            if leases:
+                conn.executemany(
+                    "UPDATE sync_lane SET ready_at = ?, lease = ? WHERE lane_id = ?", leases
+                )
+            return len(rows)
+
+        # First pass: each hall its fair share. Second pass: what a hall could not use goes
+        # to the halls that still have work (claimed lanes are leased, so not taken twice).
+        short: set[str] = set()
+        for hall in halls:
+            want = quotas.get(hall, 0)
+            if want > 0 and take(hall, want) < want:
+                short.add(hall)
+        for hall in halls:
+            spare = limit - len(got)
+            if spare <= 0:
+                break
+            if hall not in short:
+                take(hall, spare)
+        return Claim(token, tuple(got), until)
+
+    def release(self, claim: Claim, deliveries: Sequence[Delivery] | None = None) -> None:
+        """Give leased lanes back unsent (graceful shutdown): due again immediately."""
+        items = claim.deliveries if deliveries is None else deliveries
+        if not items:
+            return
+        now = self.clock.time()
+        with self.store.transaction() as conn:
+            conn.executemany(_RELEASE, [(now, d.entry_id // SEQ_SPAN, claim.token) for d in items])
+
+    # --- settlement ---------------------------------------------------------------------
+
+    def settle(
+        self,
+        acknowledged: Sequence[Delivery],
+        failures: Sequence[LaneFailure] = (),
+        *,
+        journal: Sequence[JournalRecord] = (),
+        conn: Connection | None = None,
+    ) -> None:
+        """Record a batch's outcome in one transaction with its journal records.
+
+        Acknowledged lanes advance to their next sequence (due now if it is queued);
+        failures with ``retry_at`` are rescheduled (attempts + 1, last error kept); failures
+        without are parked. Each update is conditional on the lane still being at the
+        delivered sequence, so a late or duplicated settlement is harmless.
+        """
+        if conn is None:
+            with self.store.transaction() as own:
+                self.settle(acknowledged, failures, journal=journal, conn=own)
+            return
+        now = self.clock.time()
+        if acknowledged:
+            conn.executemany(
+                _ACK,
+                [
+                    (now, d.entry_id + 1, now, d.entry_id // SEQ_SPAN, d.sequence)
+                    for d in acknowledged
+                ],
+            )
+        retry = [f for f in failures if f.retry_at is not None]
+        park = [f for f in failures if f.retry_at is None]
+        if retry:
+            conn.executemany(
+                _RESCHEDULE,
+                [
+                    (
+                        mask_text(f.error)[:500],
+                        f.retry_at,
+                        f.delivery.entry_id // SEQ_SPAN,
+                        f.delivery.sequence,
+                    )
+                    for f in retry
+                ],
+            )
+        if park:
+            conn.executemany(
+                _PARK,
+                [
+                    (
+                        now,
+                        mask_text(f.error)[:500],
+                        f.delivery.entry_id // SEQ_SPAN,
+                        f.delivery.sequence,
+                    )
+                    for f in park
+                ],
+            )
+        if journal:
+            append_journal(conn, now, journal)
+
+    def journal(self, records: Sequence[JournalRecord], *, conn: Connection | None = None) -> None:
+        """Append journal records in their own transaction (or the caller's ``conn``)."""
+        if conn is not None:
+            append_journal(conn, self.clock.time(), records)
+            return
+        with self.store.transaction() as own:
+            append_journal(own, self.clock.time(), records)
+
+    # --- inspection ---------------------------------------------------------------------
+
+    def pending_work(self, kind: str) -> tuple[bool, float | None]:
+        """``(due_now, next_wake)``: whether some lane of ``kind`` is due now, and the earliest
+        future due time (a lease expiry or a scheduled retry), ``None`` when nothing is
+        scheduled."""
+        now = self.clock.time()
+        due = False
+        wake: float | None = None
+        with self.store.transaction(write=False) as conn:
+            for hall in self._ready_halls(conn):
+                first = conn.scalar(
+                    "SELECT MIN(ready_at) FROM sync_lane "
+                    "WHERE kind = ? AND hall = ? AND ready_at IS NOT NULL",
+                    (kind, hall),
+                )
+                if first is None:
+                    continue
+                if float(first) <= now:
+                    due = True
+                nxt = conn.scalar(
+                    "SELECT MIN(ready_at) FROM sync_lane WHERE kind = ? AND hall = ? "
+                    "AND ready_at > ?",
+                    (kind, hall, now),
+                )
+                if nxt is not None:
+                    wake = float(nxt) if wake is None else min(wake, float(nxt))
+        return due, wake
+
+    def status(self) -> OutboxStatus:
+        """Counts of pending, leased, retrying and parked work, and the lag."""
+        now = self.clock.time()
+        with self.store.transaction(write=False) as conn:
+            by_hall = {
+                str(h): int(n or 0)
+                for h, n in conn.fetchall(
+                    "SELECT l.hall, COUNT(*) FROM sync_entry e "  # noqa: S608 - constant text
+                    f"JOIN sync_lane l ON l.lane_id = e.id / {SEQ_SPAN} "
+                    f"WHERE e.id % {SEQ_SPAN} >= l.head_seq GROUP BY l.hall ORDER BY l.hall"
+                )
+            }
+            ready, leased, retrying, parked = conn.fetchone(
+                "SELECT "
+                "COALESCE(SUM(CASE WHEN ready_at <= ? THEN 1 ELSE 0 END), 0), "
+                "COALESCE(SUM(CASE WHEN lease IS NOT NULL AND ready_at > ? THEN 1 ELSE 0 END), 0), "
+                "COALESCE(SUM(CASE WHEN lease IS NULL AND attempts > 0 AND parked = 0 "
+                "AND ready_at > ? THEN 1 ELSE 0 END), 0), "
+                "COALESCE(SUM(parked), 0) FROM sync_lane",
+                (now, now, now),
+            )
+            total = int(conn.scalar("SELECT COUNT(*) FROM sync_entry") or 0)
+            oldest = conn.scalar(
+                "SELECT MIN(e.enqueued_at) FROM sync_lane l JOIN sync_entry e "  # noqa: S608 - constant text
+                f"ON e.id = l.lane_id * {SEQ_SPAN} + l.head_seq"
+            )
+        pending = sum(by_hall.values())
+        return OutboxStatus(
+            pending=pending,
+            ready=int(ready),
+            leased=int(leased),
+            retrying=int(retrying),
+            parked=int(parked),
+            acknowledged_retained=max(0, total - pending),
+            oldest_pending_age=None if oldest is None else max(0.0, now - float(oldest)),
+            by_hall=by_hall,
+        )
+
+    def parked(self) -> list[ParkedCase]:
+        """Every parked lane with its refused head entry, oldest first."""
+        with self.store.transaction(write=False) as conn:
+            rows = conn.fetchall(
+                "SELECT l.hall, l.kind, l.key, l.head_seq, e.idem, l.last_error, l.parked_at, "  # noqa: S608 - constant text
+                "(SELECT COUNT(*) FROM sync_entry x WHERE x.id >= e.id "
+                f"AND x.id < (l.lane_id + 1) * {SEQ_SPAN}), e.payload, l.lane FROM sync_lane l "
+                f"JOIN sync_entry e ON e.id = l.lane_id * {SEQ_SPAN} + l.head_seq "
+                "WHERE l.parked = 1 ORDER BY l.parked_at"
+            )
+        return [
+            ParkedCase(
+                str(h),
+                str(k),
+                str(key),
+                int(seq),
+                str(idem or f"{lane}:{seq}"),
+                str(err or ""),
+                float(at or 0),
+                int(pending),
+                str(payload),
+            )
+            for h, k, key, seq, idem, err, at, pending, payload, lane in rows
+        ]
+
+    def _parked_lane(self, conn: Connection, key: str, kind: str) -> tuple[int, int, str, str]:
+        lock = " FOR UPDATE" if conn.dialect == "postgresql" else ""
+        row = conn.fetchone(
+            "SELECT lane_id, head_seq, lane, hall FROM sync_lane "  # noqa: S608 - constant text
+            f"WHERE key = ? AND kind = ? AND parked = 1{lock}",
+            (key, kind),
+        )
+        if row is None:
+            raise NotParked(f"{_KIND_WORDS.get(kind, kind)} {key} has no parked entry")
+        lane_id, seq, lane, hall = row
+        idem = conn.scalar(
+            "SELECT idem FROM sync_entry WHERE id = ?", (int(lane_id) * SEQ_SPAN + int(seq),)
+        )
+        return int(lane_id), int(seq), str(idem or f"{lane}:{seq}"), str(hall)
+
+    def retry(
+        self,
+        key: str,
+        *,
+        kind: str = CASE_EVENT,
+        payload_json: str | None = None,
+        note: str = "",
+    ) -> str:
+        """Release a parked case so its head entry is sent again (after a repair).
+
+        ``payload_json`` replaces the refused entry's payload (the repaired event; same case,
+        same sequence — validate it first). Recorded in the journal (``retry`` or ``repair``).
+        Returns the idempotency key. Raises :class:`NotParked` when the case has no parked
+        entry.
+        """
+        now = self.clock.time()
+        with self.store.transaction() as conn:
+            lane_id, seq, idem, hall = self._parked_lane(conn, key, kind)
+            action = "retry"
+            detail: dict[str, Any] = {"key": idem, "note": mask_text(note)}
+            if payload_json is not None:
+                conn.execute(
+                    "UPDATE sync_entry SET payload = ?, state = 'repaired' WHERE id = ?",
+                    (payload_json, lane_id * SEQ_SPAN + seq),
+                )
+                action = "repair"
+                detail["payload_sha256"] = hashlib.sha256(payload_json.encode()).hexdigest()
+            conn.execute(
+                "UPDATE sync_lane SET parked = 0, parked_at = NULL, ready_at = ?, lease = NULL, "
+                "attempts = 0 WHERE lane_id = ?",
+                (now, lane_id),
+            )
+            append_journal(conn, now, [JournalRecord(action, hall, 1, keys_digest([idem]), detail)])
+        return idem
+
+    def skip(self, key: str, *, reason: str, kind: str = CASE_EVENT) -> str:
+        """Skip a parked case's refused entry for good, with the operator's ``reason``.
+
+        The entry is kept (state ``skipped``) and never sent; the case resumes with its next
+        entry. The reason is recorded in the journal. On a platform that enforces contiguous
+        sequences the next entry will be refused in turn (the platform still waits for the
+        skipped sequence): skip is for a refused *last* entry, or is followed by a repair.
+        Raises :class:`NotParked`, or :class:`govlink.ValidationError` for an empty reason.
+        """
+        if not reason.strip():
+            raise ValidationError("a skip needs a reason", field="reason", rule="required")
+        now = self.clock.time()
+        with self.store.transaction() as conn:
+            lane_id, seq, idem, hall = self._parked_lane(conn, key, kind)
+            entry_id = lane_id * SEQ_SPAN + seq
+            conn.execute("UPDATE sync_entry SET state = 'skipped' WHERE id = ?", (entry_id,))
+            conn.execute(
+                "UPDATE sync_lane SET parked = 0, parked_at = NULL, lease = NULL, attempts = 0, "
+                "last_error = NULL, head_seq = head_seq + 1, last_ack_at = ?, "
+                "ready_at = CASE WHEN EXISTS (SELECT 1 FROM sync_entry WHERE id = ?) "
+                "THEN ? ELSE NULL END WHERE lane_id = ?",
+                (now, entry_id + 1, now, lane_id),
+            )
+            append_journal(
+                conn,
+                now,
+                [
+                    JournalRecord(
+                        "skip",
+                        hall,
+                        1,
+                        keys_digest([idem]),
+                        {"key": idem, "reason": mask_text(reason)},
+                    )
+                ],
+            )
+        return idem
+
+    def purge(self) -> int:
+        """Delete acknowledged entries older than the retention period; returns how many.
+
+        An entry goes only when its lane's last acknowledgement is itself older than the
+        retention period, so every entry is kept *at least* that long.
+        """
+        cutoff = self.clock.time() - self.retention_seconds
+        with self.store.transaction() as conn:
+            cur = conn.execute(
+                "DELETE FROM sync_entry WHERE EXISTS (SELECT 1 FROM sync_lane l "  # noqa: S608 - constant text
+                f"WHERE l.lane_id = sync_entry.id / {SEQ_SPAN} "
+                f"AND sync_entry.id % {SEQ_SPAN} < l.head_seq AND l.last_ack_at < ?)",
+                (cutoff,),
+            )
+            return max(0, cur.rowcount)
+
+    def entries(self, key: str, *, kind: str = CASE_EVENT) -> list[dict[str, Any]]:
+        """Every retained entry of one case, with its state (for audits and tests)."""
+        with self.store.transaction(write=False) as conn:
+            lane_row = conn.fetchone(
+                "SELECT lane_id, head_seq, parked, lane FROM sync_lane WHERE key = ? AND kind = ?",
+                (key, kind),
+            )
+            if lane_row is None:
+                return []
+            lane_id, head, parked, lane = lane_row
+            rows = conn.fetchall(
+                "SELECT id, idem, payload, state FROM sync_entry WHERE id > ? AND id < ? "
+                "ORDER BY id",
+                (int(lane_id) * SEQ_SPAN, (int(lane_id) + 1) * SEQ_SPAN),
+            )
+        out = []
+        for entry_id, idem, payload, state in rows:
+            seq = int(entry_id) % SEQ_SPAN
+            if state == "skipped":
+                label = "skipped"
+            elif seq < head:
+                label = "acknowledged"
+            elif seq == head and parked:
+                label = "parked"
+            else:
+                label = "pending"
+            out.append(
+                {
+                    "sequence": seq,
+                    "idempotency_key": idem or f"{lane}:{seq}",
+                    "state": label,
+                    "payload": json.loads(payload),
+                }
+            )
+        return out
