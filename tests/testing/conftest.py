@@ -11,7 +11,7 @@ import pytest
 # The helpers module sits next to this file; make it importable however pytest was started.
 sys.path.insert(0, str(Path(__file__).parent))
 
-from province_helpers import Face, make_face  # noqa: E402 - needs the path set above
+from province_helpers import Face, make_face  # importable thanks to the line above
 
 
 @pytest.fixture(params=["in-process", pytest.param("served", marks=pytest.mark.server)])
