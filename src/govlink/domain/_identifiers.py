@@ -36,6 +36,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import date, datetime
+from functools import lru_cache
 from typing import Any, ClassVar, Final, Self
 
 from pydantic import GetCoreSchemaHandler, GetJsonSchemaHandler
@@ -327,25 +328,7 @@ class CreditCode(_Identifier):
 
     @classmethod
     def _problem(cls, value: str, today: date | None) -> tuple[str, str] | None:
-        if len(value) != 18:
-            return "length", f"must be 18 characters, got {len(value)}"
-        if any(c not in _CC_VALUE for c in value):
-            return "charset", "only digits and capitals other than I, O, S, V, Z are allowed"
-        categories = _CC_CATEGORIES.get(value[0])
-        if categories is None:
-            return "registration_authority", "character 1 is no registration authority"
-        if value[1] not in categories:
-            return (
-                "organisation_category",
-                f"character 2 is no organisation category of authority {value[0]}",
-            )
-        if not value[2:8].isdigit():
-            return "region", "characters 3-8 must be a 6-digit region code"
-        if organisation_code_check_character(value[8:16]) != value[16]:
-            return "organisation_code", "organisation code check digit (GB 11714) does not match"
-        if credit_code_check_character(value[:17]) != value[17]:
-            return "check_character", "check character does not match (GB 32100)"
-        return None
+        return _credit_code_problem(value)
 
     @property
     def registration_authority(self) -> str:
@@ -370,3 +353,28 @@ class CreditCode(_Identifier):
 
 def _error(field: str, rule: str, message: str) -> IdentifierError:
     return IdentifierError(problems=[FieldProblem(field, rule, message)])
+
+
+# Credit codes repeat endlessly (a catalog has tens of thousands of items from a few dozen
+# departments), and the verdict depends on the value alone: remember recent verdicts.
+@lru_cache(maxsize=8192)
+def _credit_code_problem(value: str) -> tuple[str, str] | None:
+    if len(value) != 18:
+        return "length", f"must be 18 characters, got {len(value)}"
+    if any(c not in _CC_VALUE for c in value):
+        return "charset", "only digits and capitals other than I, O, S, V, Z are allowed"
+    categories = _CC_CATEGORIES.get(value[0])
+    if categories is None:
+        return "registration_authority", "character 1 is no registration authority"
+    if value[1] not in categories:
+        return (
+            "organisation_category",
+            f"character 2 is no organisation category of authority {value[0]}",
+        )
+    if not value[2:8].isdigit():
+        return "region", "characters 3-8 must be a 6-digit region code"
+    if organisation_code_check_character(value[8:16]) != value[16]:
+        return "organisation_code", "organisation code check digit (GB 11714) does not match"
+    if credit_code_check_character(value[:17]) != value[17]:
+        return "check_character", "check character does not match (GB 32100)"
+    return None

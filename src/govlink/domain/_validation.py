@@ -10,7 +10,6 @@ check: a severity, a rule, a field and a message.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -159,9 +158,6 @@ def identifier_error(rule: str, message: str) -> PydanticCustomError:
     return PydanticCustomError(rule, safe, {"kind": _IDENTIFIER_CONTEXT})
 
 
-_ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
-
-
 def _iso_date(value: Any) -> Any:
     # Only real dates and ISO "YYYY-MM-DD" strings: pydantic's lax mode would also turn the
     # integer 0 into 1970-01-01, which hides wire-format mistakes.
@@ -169,7 +165,13 @@ def _iso_date(value: Any) -> Any:
         raise PydanticCustomError("date", "Input should be a date, not a date and time")
     if isinstance(value, date):
         return value
-    if isinstance(value, str) and _ISO_DATE.match(value):
+    if (
+        isinstance(value, str)
+        and len(value) == 10
+        and value[4] == value[7] == "-"
+        and (digits := value[:4] + value[5:7] + value[8:]).isascii()
+        and digits.isdigit()
+    ):
         try:
             return date.fromisoformat(value)
         except ValueError:
