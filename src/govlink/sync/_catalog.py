@@ -29,8 +29,13 @@ send, and knowing what the platform has acknowledged:
 Tables (component ``catalog_sync``, next to the outbox's ``sync`` tables in the same store)::
 
     catalog_item    code (PK), hall, lane, last_seq, last_hash, state — the last change enqueued
-    catalog_change  (code, seq) -> lane, hash, change kind, state, version, reason, enqueued_at
+    catalog_change  (lane, seq) -> code, hash, change kind, state, version, reason, enqueued_at
     catalog_meta    name (PK) -> value (the time of the last reconciliation)
+
+The only thing read from the outbox is each lane's ``head_seq`` (the next sequence to deliver;
+everything below it is acknowledged) and ``parked`` flag. An entry an operator skipped
+(``govlink outbox skip``) also moves the head: it counts as passed here, and the next
+reconciliation re-sends whatever the platform then lacks.
 """
 
 from __future__ import annotations
@@ -75,18 +80,18 @@ CREATE TABLE catalog_item (
     state     TEXT NOT NULL
 );
 CREATE TABLE catalog_change (
-    code         TEXT NOT NULL,
-    seq          INTEGER NOT NULL,
     lane         TEXT NOT NULL,
+    seq          INTEGER NOT NULL,
+    code         TEXT NOT NULL,
     content_hash TEXT NOT NULL,
     change       TEXT NOT NULL,
     state        TEXT NOT NULL,
     version      INTEGER NOT NULL,
     reason       TEXT NOT NULL,
     enqueued_at  REAL NOT NULL,
-    PRIMARY KEY (code, seq)
+    PRIMARY KEY (lane, seq)
 );
-CREATE INDEX catalog_change_lane ON catalog_change (lane, seq);
+CREATE INDEX catalog_change_code ON catalog_change (code);
 CREATE TABLE catalog_meta (
     name  TEXT PRIMARY KEY,
     value TEXT NOT NULL
@@ -304,8 +309,7 @@ class CatalogSync:
         """Every known item's progress, by implementation code.
 
         An item is acknowledged at the newest change whose sequence its outbox lane has moved
-        past, unless an operator skipped that entry (``govlink outbox skip``): a skipped change
-        never reached the platform.
+        past (the outbox moves a lane only when the platform answered applied or duplicate).
         """
         with self.store.transaction(write=False) as conn:
             known = self._known(conn)
@@ -320,8 +324,7 @@ class CatalogSync:
             for code, seq, content_hash in conn.fetchall(
                 "SELECT c.code, c.seq, c.content_hash FROM catalog_change c "
                 "JOIN sync_lane l ON l.lane = c.lane AND c.seq < l.head_seq "
-                "LEFT JOIN sync_entry e ON e.lane = c.lane AND e.seq = c.seq "
-                "WHERE e.state IS NULL OR e.state <> 'skipped' "
+                "JOIN catalog_item i ON i.code = c.code AND i.lane = c.lane "
                 "ORDER BY c.code, c.seq"
             ):
                 acked[str(code)] = (int(seq), str(content_hash))
@@ -411,8 +414,13 @@ class CatalogSync:
             code = item.implementation_code
             hall = item.region_code
             info = known.get(code)
-            sequence = info.last_seq + 1 if info is not None else 1
             lane = lane_name(hall, CATALOG_ITEM, code)
+            if info is not None and info.lane == lane:
+                sequence = info.last_seq + 1
+            else:
+                # A new item, or one that moved to another hall's lane: lanes count from 1.
+                last = conn.scalar("SELECT MAX(seq) FROM catalog_change WHERE lane = ?", (lane,))
+                sequence = int(last or 0) + 1
             entries.append(
                 NewEntry(hall, CATALOG_ITEM, code, sequence, item.canonical_json().decode("utf-8"))
             )
@@ -443,7 +451,8 @@ class CatalogSync:
         )
         conn.executemany(
             "INSERT INTO catalog_change (code, seq, lane, content_hash, change, state, version, "
-            "reason, enqueued_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "reason, enqueued_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) "
+            "ON CONFLICT (lane, seq) DO NOTHING",
             change_rows,
         )
         return records, enqueued

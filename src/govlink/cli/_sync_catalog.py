@@ -1,0 +1,202 @@
+"""``govlink sync catalog FILE [--reconcile]``: enqueue a catalog's changes for the platform.
+
+FILE holds catalog items (``schemas/item.schema.json``) as a JSON array, as a JSON object with
+an ``items`` array (the sample catalog file), or as NDJSON (one item per line). Every item is
+validated on its own: invalid ones are reported with their index, field and rule and left out,
+valid ones are compared with what was last enqueued and only new or changed items go into the
+outbox (``govlink sync run`` delivers them). ``--reconcile`` also reads the platform's catalog
+digest and re-sends every difference.
+
+Exit codes: 0 every item valid; 1 some item invalid (the valid ones are still enqueued) or the
+platform failed; 2 the file cannot be read or the settings are unusable.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from .._errors import ConfigError, FieldProblem, ValidationError
+from ..domain import Item, parse_item
+from ..sync import CatalogSync, load_adapter
+from ..sync._outbox import Outbox
+from ._context import CliContext
+
+__all__ = ["read_catalog_file", "register"]
+
+
+def _records(path: Path) -> Iterator[tuple[int, Any]]:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeError) as exc:
+        raise ConfigError(f"catalog file {str(path)!r}: cannot be read ({exc})") from None
+    stripped = text.lstrip()
+    if stripped.startswith("[") or stripped.startswith("{"):
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as exc:
+            if stripped.startswith("{") and "\n" in stripped.strip():
+                data = None  # perhaps NDJSON whose lines are objects: read line by line
+            else:
+                raise ValidationError(
+                    f"not JSON: {exc.msg} at line {exc.lineno}", field="file", rule="json"
+                ) from None
+        if isinstance(data, list):
+            yield from enumerate(data)
+            return
+        if isinstance(data, dict):
+            items = data.get("items")
+            if not isinstance(items, list):
+                raise ValidationError(
+                    "a JSON object file needs an items array", field="items", rule="type"
+                )
+            yield from enumerate(items)
+            return
+    index = 0
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            yield index, json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise ValidationError(
+                f"line {number} is not JSON: {exc.msg}", field=f"line {number}", rule="json"
+            ) from None
+        index += 1
+
+
+def read_catalog_file(path: Path) -> tuple[list[Item], list[FieldProblem], set[str]]:
+    """Valid items, one problem per broken rule of the invalid ones, and their codes.
+
+    Problem fields are ``items[i].field``. Consistency *warnings* never reject an item.
+
+    Raises:
+        ConfigError: the file cannot be read.
+        ValidationError: the file is not JSON/NDJSON of items at all.
+    """
+    items: list[Item] = []
+    problems: list[FieldProblem] = []
+    invalid_codes: set[str] = set()
+    seen: dict[str, int] = {}
+    for index, raw in _records(path):
+        root = f"items[{index}]"
+        try:
+            item = parse_item(raw, root=root)
+        except ValidationError as exc:
+            problems.extend(exc.problems)
+            code = raw.get("implementation_code") if isinstance(raw, dict) else None
+            if isinstance(code, str):
+                invalid_codes.add(code)
+            continue
+        first = seen.setdefault(item.implementation_code, index)
+        if first != index:
+            problems.append(
+                FieldProblem(
+                    f"{root}.implementation_code",
+                    "duplicate",
+                    f"implementation code already used by items[{first}]",
+                )
+            )
+            continue
+        items.append(item)
+    return items, problems, invalid_codes
+
+
+def _adapter(ctx: CliContext) -> Any:
+    settings = ctx.settings
+    url = getattr(ctx.args, "province", None) or settings.province_url
+    name = getattr(ctx.args, "adapter", None) or settings.adapter
+    if not url:
+        raise ConfigError(
+            "--reconcile needs the platform: --province URL or GOVLINK_PROVINCE_URL "
+            "(e.g. govlink mock-province serve)"
+        )
+    options = dict(getattr(settings, "adapter_options", None) or {})
+    return load_adapter(name, base_url=url, clock=ctx.clock, **options)
+
+
+async def _reconcile(sync: CatalogSync, items: list[Item], adapter: Any) -> Any:
+    try:
+        return await sync.reconcile(items, adapter)
+    finally:
+        await adapter.aclose()
+
+
+def run_sync_catalog(ctx: CliContext) -> int:
+    """Read FILE, enqueue what changed, optionally reconcile; print the report."""
+    path = Path(ctx.args.file)
+    items, problems, invalid_codes = read_catalog_file(path)
+    ctx.note_development_default()
+    outbox = Outbox(ctx.store(), clock=ctx.clock)
+    sync = CatalogSync(outbox, clock=ctx.clock)
+    report = sync.push(items)
+    gone = [c for c in report.gone_locally if c not in invalid_codes]
+    reconciled = None
+    if ctx.args.reconcile:
+        reconciled = asyncio.run(_reconcile(sync, items, _adapter(ctx)))
+    data: dict[str, Any] = {
+        "file": str(path),
+        "valid": len(items),
+        "invalid": [p.to_dict() for p in problems],
+        **report.to_dict(),
+        "gone_locally": gone,
+    }
+    data.pop("changes")
+    if reconciled is not None:
+        data["reconcile"] = reconciled.to_dict()
+    lines = [
+        f"catalog {path.name}: {len(items)} valid item(s), {len(problems)} problem(s)",
+    ]
+    lines.extend(f"  [red]✗[/red] {p.field}: {p.message} [{p.rule}]" for p in problems)
+    changes = ", ".join(f"{kind} {n}" for kind, n in report.by_change.items()) or "none"
+    lines.append(
+        f"enqueued {len(report.changes)} change(s) ({changes}); {report.unchanged} unchanged"
+    )
+    if gone:
+        lines.append(f"gone locally (reported, not deleted): {', '.join(gone)}")
+    if reconciled is not None:
+        lines.append(
+            f"reconciled against the platform's {reconciled.platform_items} item(s): "
+            f"{reconciled.matching} matching, {len(reconciled.resent)} re-sent, "
+            f"{len(reconciled.in_flight)} already on their way"
+        )
+        if reconciled.gone_locally:
+            lines.append(
+                "platform holds items not in the local catalog: "
+                + ", ".join(reconciled.gone_locally)
+            )
+    lines.append("deliver with: govlink sync run --until-empty")
+    ctx.emit(data, "\n".join(lines))
+    return 1 if problems else 0
+
+
+def register(
+    sync_commands: argparse._SubParsersAction[argparse.ArgumentParser],
+    common: argparse.ArgumentParser,
+) -> None:
+    """Add ``catalog`` to the ``sync`` command group."""
+    parser = sync_commands.add_parser(
+        "catalog",
+        parents=[common],
+        help="enqueue a catalog's new and changed items (JSON or NDJSON)",
+        description=__doc__.split("\n\n", 1)[1] if __doc__ else None,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("file", metavar="FILE", help="catalog items: JSON array/object or NDJSON")
+    parser.add_argument(
+        "--reconcile",
+        action="store_true",
+        help="also compare with the platform's catalog digest and re-send every difference",
+    )
+    existing = {a for action in parser._actions for a in action.option_strings}
+    if "--province" not in existing:
+        parser.add_argument(
+            "--province", metavar="URL", help="platform base URL; env GOVLINK_PROVINCE_URL"
+        )
+    if "--adapter" not in existing:
+        parser.add_argument("--adapter", metavar="NAME", help="province adapter (entry point name)")
+    parser.set_defaults(func=run_sync_catalog)
