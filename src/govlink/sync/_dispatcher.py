@@ -1,0 +1,502 @@
+"""The async dispatcher: claims, sends, settles — concurrent across cases, ordered within each.
+
+One dispatch::
+
+    DB thread:  claim head entries (lease) → adapter.encode → journal "send"   (one transaction)
+    event loop: rate limit → breaker → adapter.send → adapter.decode            (inner loop:
+                tenacity, waits on the injected clock, budgeted retries, 401 → refresh once)
+    DB thread:  acknowledge / reschedule (persisted backoff) / park → journal "ack"|"fail"
+
+All store work runs on one dedicated thread (SQLite releases the GIL while it works, so the
+next batch's claim overlaps the current batch's HTTP round trip); ``concurrency`` workers keep
+that many requests in flight. Every decision — which outcome means what, how long to wait, when
+the breaker opens — is made by the pure objects of :mod:`govlink.sync._policy` and the adapter's
+pure ``encode``/``decode``.
+
+Graceful shutdown: :meth:`Dispatcher.stop` (wired to SIGTERM/SIGINT by the CLI) lets in-flight
+requests finish and settle; nothing new is claimed. A crash instead leaves leases that expire.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+import random
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_after_attempt
+
+from .._clock import Clock
+from .._errors import ValidationError
+from ._adapter import CASE_EVENT, Delivery, ItemResult, Outcome, ProvinceAdapter, WireRequest
+from ._adapter import batch_limit as _batch_limit
+from ._errors import PlatformAuthError, PlatformError
+from ._journal import JournalRecord, append_journal
+from ._masking import mask_text
+from ._outbox import Claim, LaneFailure, Outbox, keys_digest
+from ._policy import BreakerState, CircuitBreaker, FairShare, RateLimiter, RetryBudget, RetryPolicy
+
+__all__ = ["Dispatcher", "SyncCounters"]
+
+log = logging.getLogger("govlink.sync")
+_T = TypeVar("_T")
+
+
+@dataclass
+class SyncCounters:
+    """What a dispatcher did (``govlink sync run`` prints these; logs carry them too)."""
+
+    requests: int = 0
+    sent: int = 0
+    acknowledged: int = 0
+    applied: int = 0
+    duplicates: int = 0
+    retried: int = 0
+    parked: int = 0
+    failed_requests: int = 0
+    inner_retries: int = 0
+    budget_refused: int = 0
+    token_refreshes: int = 0
+    breaker_opened: int = 0
+    probes: int = 0
+    by_endpoint: dict[str, int] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "requests": self.requests,
+            "sent": self.sent,
+            "acknowledged": self.acknowledged,
+            "applied": self.applied,
+            "duplicates": self.duplicates,
+            "retried": self.retried,
+            "parked": self.parked,
+            "failed_requests": self.failed_requests,
+            "inner_retries": self.inner_retries,
+            "budget_refused": self.budget_refused,
+            "token_refreshes": self.token_refreshes,
+            "breaker_opened": self.breaker_opened,
+            "probes": self.probes,
+        }
+
+
+@dataclass
+class _Endpoint:
+    breaker: CircuitBreaker
+    budget: RetryBudget
+
+
+class Dispatcher:
+    """Deliver the outbox to a province through ``adapter``.
+
+    ``kinds``: entry kinds to carry (case events by default). ``concurrency``: requests in
+    flight. ``batch_size``: at most the adapter's limit. ``rate_limit``: requests per second
+    (default: the adapter's ``requests_per_second``). ``hall_weights``: fair-share weights for
+    draining a backlog across halls. ``breaker``/``budget``: factories per endpoint (for
+    tuning and tests). ``on_progress(acknowledged_now)`` is called after each settled batch.
+
+    :meth:`run` raises only :class:`govlink.StoreError` (the store failed) and programmer
+    errors; platform failures are retried or parked, never raised.
+    """
+
+    def __init__(
+        self,
+        outbox: Outbox,
+        adapter: ProvinceAdapter,
+        *,
+        clock: Clock | None = None,
+        policy: RetryPolicy | None = None,
+        kinds: Sequence[str] = (CASE_EVENT,),
+        concurrency: int = 4,
+        batch_size: int | None = None,
+        rate_limit: float | None = None,
+        hall_weights: Mapping[str, float] | None = None,
+        breaker: Callable[[Clock], CircuitBreaker] | None = None,
+        budget: Callable[[Clock], RetryBudget] | None = None,
+        rng: random.Random | None = None,
+        poll_interval: float = 0.5,
+        on_progress: Callable[[int], None] | None = None,
+    ) -> None:
+        if concurrency < 1:
+            raise ValueError("concurrency must be >= 1")
+        self.outbox = outbox
+        self.adapter = adapter
+        self.clock = clock or outbox.clock
+        self.policy = policy or RetryPolicy()
+        self.kinds = tuple(kinds)
+        self.concurrency = concurrency
+        self.batch_size = batch_size
+        self.rng = rng or random.Random()  # noqa: S311 - jitter, not a secret
+        self.fair = FairShare(hall_weights)
+        rate = rate_limit if rate_limit is not None else adapter.requests_per_second
+        self.limiter = RateLimiter(self.clock, rate)
+        self.poll_interval = poll_interval
+        self.on_progress = on_progress
+        self.counters = SyncCounters()
+        self._make_breaker = breaker or (lambda c: CircuitBreaker(c, rng=self.rng))
+        self._make_budget = budget or (lambda c: RetryBudget(c))
+        self._endpoints: dict[str, _Endpoint] = {}
+        self._stopping = asyncio.Event()
+        self._db = ThreadPoolExecutor(max_workers=1, thread_name_prefix="govlink-outbox")
+        self._in_flight = 0
+        self._refreshed_for: set[int] = set()
+
+    # --- plumbing -----------------------------------------------------------------------
+
+    def endpoint_state(self, name: str) -> _Endpoint:
+        """The breaker and budget of one endpoint (created on first use)."""
+        state = self._endpoints.get(name)
+        if state is None:
+            state = _Endpoint(self._make_breaker(self.clock), self._make_budget(self.clock))
+            self._endpoints[name] = state
+        return state
+
+    async def _db_call(self, fn: Callable[..., _T], *args: Any, **kwargs: Any) -> _T:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._db, lambda: fn(*args, **kwargs))
+
+    def stop(self) -> None:
+        """Ask :meth:`run` to finish in-flight work and return (safe from signal handlers)."""
+        self._stopping.set()
+
+    async def _pause(self, seconds: float) -> None:
+        # Sleep on the injected clock, but wake early when asked to stop.
+        if seconds <= 0:
+            await asyncio.sleep(0)
+            return
+        sleeper = asyncio.ensure_future(self.clock.asleep(seconds))
+        stopper = asyncio.ensure_future(self._stopping.wait())
+        try:
+            await asyncio.wait({sleeper, stopper}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for task in (sleeper, stopper):
+                if not task.done():
+                    task.cancel()
+            await asyncio.gather(sleeper, stopper, return_exceptions=True)
+
+    # --- the loop -----------------------------------------------------------------------
+
+    async def run(self, *, until_empty: bool = False) -> SyncCounters:
+        """Dispatch until :meth:`stop` — or, with ``until_empty``, until no lane is due or
+        scheduled any more (parked cases do not count; leases and backoffs are waited out)."""
+        try:
+            workers = [
+                asyncio.create_task(self._worker(kind, until_empty), name=f"sync-{kind}-{i}")
+                for kind in self.kinds
+                for i in range(self.concurrency)
+            ]
+            await asyncio.gather(*workers)
+        finally:
+            self._db.shutdown(wait=True)
+        log.info("sync run finished", extra={"govlink": self.counters.to_dict()})
+        return self.counters
+
+    async def _worker(self, kind: str, until_empty: bool) -> None:
+        endpoint = self.adapter.endpoint(kind)
+        state = self.endpoint_state(endpoint)
+        limit = self.batch_size or _batch_limit(self.adapter, kind)
+        limit = min(limit, _batch_limit(self.adapter, kind))
+        while not self._stopping.is_set():
+            admit = state.breaker.admit()
+            if admit == 0:
+                await self._pause(max(state.breaker.wait_time(), 0.01))
+                continue
+            size = limit if admit is None else min(limit, admit)
+            if admit is not None:
+                self.counters.probes += 1
+            self._in_flight += 1
+            try:
+                prepared = await self._db_call(self._claim_and_record, kind, endpoint, size)
+                if prepared is None:
+                    if admit is not None:
+                        state.breaker.release_probe()
+                else:
+                    await self._dispatch(kind, endpoint, state, *prepared)
+                    continue
+            finally:
+                self._in_flight -= 1
+            # Nothing to claim now.
+            due, wake = await self._db_call(self.outbox.pending_work, kind)
+            now = self.clock.time()
+            if until_empty and not due and wake is None and self._in_flight == 0:
+                return
+            delay = self.poll_interval if wake is None else min(self.poll_interval, wake - now)
+            await self._pause(max(delay, 0.01))
+
+    # --- one batch ----------------------------------------------------------------------
+
+    def _claim_and_record(
+        self, kind: str, endpoint: str, size: int
+    ) -> tuple[Claim, WireRequest, int] | None:
+        """DB thread: claim, encode (isolating unencodable entries), journal the send."""
+        with self.outbox.store.transaction() as conn:
+            claim = self.outbox.claim(kind, size, fair=self.fair, conn=conn)
+            if not claim.deliveries:
+                return None
+            deliveries = list(claim.deliveries)
+            bad: list[LaneFailure] = []
+            try:
+                request = self.adapter.encode(kind, deliveries)
+            except ValidationError:
+                good = []
+                for d in deliveries:
+                    try:
+                        self.adapter.encode(kind, [d])
+                        good.append(d)
+                    except ValidationError as exc:
+                        bad.append(LaneFailure(d, f"unencodable: {exc.message}"))
+                if bad:
+                    self.outbox.settle((), bad, conn=conn)
+                    self.counters.parked += len(bad)
+                if not good:
+                    return None
+                deliveries = good
+                request = self.adapter.encode(kind, deliveries)
+                claim = Claim(claim.token, tuple(deliveries), claim.lease_until)
+            keys = [d.idempotency_key for d in deliveries]
+            numbers = append_journal(
+                conn,
+                self.clock.time(),
+                [
+                    JournalRecord(
+                        "send",
+                        endpoint,
+                        len(keys),
+                        hashlib.sha256(request.content).hexdigest(),
+                        {"keys": keys, "attempt": max(d.attempt for d in deliveries)},
+                    )
+                ],
+            )
+            return claim, request, numbers[0]
+
+    async def _dispatch(
+        self,
+        kind: str,
+        endpoint: str,
+        state: _Endpoint,
+        claim: Claim,
+        request: WireRequest,
+        send_record: int,
+    ) -> None:
+        deliveries = claim.deliveries
+        self.counters.sent += len(deliveries)
+        try:
+            results, status, body_digest = await self._send_with_retries(
+                kind, state, request, deliveries
+            )
+        except PlatformError as exc:
+            await self._settle_failure(kind, endpoint, state, claim, request, send_record, exc)
+            return
+        await self._settle_results(endpoint, deliveries, results, send_record, status, body_digest)
+
+    async def _send_with_retries(
+        self, kind: str, state: _Endpoint, request: WireRequest, deliveries: Sequence[Delivery]
+    ) -> tuple[Sequence[ItemResult], int, str]:
+        """The inner loop: tenacity over one request, sleeping on the injected clock."""
+        policy = self.policy
+        refreshed = False
+
+        def should_retry(exc: BaseException) -> bool:
+            if not isinstance(exc, PlatformError) or not exc.retryable:
+                return False
+            if isinstance(exc, PlatformAuthError) or exc.reason == "unauthorized":
+                return False
+            if not policy.inner_may_wait(exc.retry_after):
+                return False  # a long Retry-After is the outer loop's job
+            if state.breaker.state is not BreakerState.CLOSED:
+                return False  # an open breaker (or a failed probe) ends the inner loop
+            if not state.budget.try_retry():
+                self.counters.budget_refused += 1
+                return False
+            self.counters.inner_retries += 1
+            return True
+
+        def wait(retry_state: RetryCallState) -> float:
+            exc = retry_state.outcome.exception() if retry_state.outcome else None
+            retry_after = exc.retry_after if isinstance(exc, PlatformError) else None
+            return policy.inner_delay(retry_state.attempt_number, retry_after, self.rng)
+
+        async def attempt_once() -> tuple[Sequence[ItemResult], int, str]:
+            nonlocal refreshed
+            delay = self.limiter.reserve()
+            if delay > 0:
+                await self.clock.asleep(delay)
+            self.counters.requests += 1
+            try:
+                response = await self.adapter.send(request)
+                results = self.adapter.decode(kind, deliveries, response)
+            except PlatformError as exc:
+                if exc.reason == "unauthorized" and not refreshed:
+                    # 401: refresh the token once and resend at once (not a retry).
+                    refreshed = True
+                    self.counters.token_refreshes += 1
+                    await self.adapter.refresh_credentials()
+                    return await attempt_once()
+                if exc.reason == "unauthorized":
+                    exc = PlatformAuthError(exc.message)
+                if exc.retryable:
+                    state.breaker.record_failure()
+                    if state.breaker.state is BreakerState.OPEN:
+                        self.counters.breaker_opened = sum(
+                            e.breaker.times_opened for e in self._endpoints.values()
+                        )
+                else:
+                    state.breaker.record_success()  # the platform answered: it is up
+                self.counters.failed_requests += 1
+                raise exc from None
+            state.breaker.record_success()
+            return results, response.status, hashlib.sha256(response.content).hexdigest()
+
+        state.budget.record_request()
+        retrying = AsyncRetrying(
+            stop=stop_after_attempt(policy.inner_attempts),
+            wait=wait,
+            retry=retry_if_exception(should_retry),
+            sleep=self.clock.asleep,
+            reraise=True,
+        )
+        async for attempt in retrying:
+            with attempt:
+                return await attempt_once()
+        raise AssertionError("tenacity ended without a result")  # pragma: no cover
+
+    async def _settle_results(
+        self,
+        endpoint: str,
+        deliveries: Sequence[Delivery],
+        results: Sequence[ItemResult],
+        send_record: int,
+        status: int,
+        body_digest: str,
+    ) -> None:
+        by_key = {r.idempotency_key: r for r in results}
+        now = self.clock.time()
+        acked: list[Delivery] = []
+        failures: list[LaneFailure] = []
+        not_acked: dict[str, str] = {}
+        applied = duplicates = 0
+        for d in deliveries:
+            r = by_key.get(d.idempotency_key)
+            if r is None:
+                r = ItemResult(d.idempotency_key, Outcome.RETRY, code="no_result")
+            if r.outcome is Outcome.APPLIED:
+                applied += 1
+                acked.append(d)
+            elif r.outcome is Outcome.DUPLICATE:
+                duplicates += 1
+                acked.append(d)
+            elif r.outcome is Outcome.RETRY:
+                delay = self.policy.outer_delay(d.attempt + 1, r.retry_after, self.rng)
+                error = f"{r.code or 'retry'}: {r.message}".strip()
+                failures.append(LaneFailure(d, error, now + delay))
+                not_acked[d.idempotency_key] = f"retry:{r.code or ''}"
+            else:
+                error = f"{r.code or 'rejected'}: {r.message}".strip()
+                if r.field:
+                    error = f"{r.field}: {error}"
+                failures.append(LaneFailure(d, error, None))
+                not_acked[d.idempotency_key] = f"rejected:{r.code or ''}"
+                log.warning(
+                    "case parked",
+                    extra={"govlink": {"key": d.idempotency_key, "error": mask_text(error)}},
+                )
+        record = JournalRecord(
+            "ack",
+            endpoint,
+            len(deliveries),
+            body_digest,
+            {
+                "send": send_record,
+                "status": status,
+                "applied": applied,
+                "duplicate": duplicates,
+                "not_acknowledged": not_acked,
+            },
+        )
+        await self._db_call(self.outbox.settle, acked, failures, journal=[record])
+        c = self.counters
+        c.acknowledged += len(acked)
+        c.applied += applied
+        c.duplicates += duplicates
+        c.retried += sum(1 for f in failures if f.retry_at is not None)
+        c.parked += sum(1 for f in failures if f.retry_at is None)
+        c.by_endpoint[endpoint] = c.by_endpoint.get(endpoint, 0) + len(acked)
+        if self.on_progress is not None and acked:
+            self.on_progress(len(acked))
+
+    async def _settle_failure(
+        self,
+        kind: str,
+        endpoint: str,
+        state: _Endpoint,
+        claim: Claim,
+        request: WireRequest,
+        send_record: int,
+        exc: PlatformError,
+    ) -> None:
+        deliveries = claim.deliveries
+        now = self.clock.time()
+        detail = {
+            "send": send_record,
+            "status": exc.status,
+            "reason": exc.reason,
+            "message": mask_text(exc.message)[:300],
+        }
+        fail = JournalRecord("fail", endpoint, len(deliveries), keys_digest([]), detail)
+        if exc.retryable:
+            failures = [
+                LaneFailure(
+                    d,
+                    mask_text(exc.message),
+                    now + self.policy.outer_delay(d.attempt + 1, exc.retry_after, self.rng),
+                )
+                for d in deliveries
+            ]
+            await self._db_call(self.outbox.settle, (), failures, journal=[fail])
+            self.counters.retried += len(failures)
+            log.info(
+                "batch rescheduled",
+                extra={
+                    "govlink": {
+                        "endpoint": endpoint,
+                        "count": len(deliveries),
+                        "reason": exc.reason,
+                    }
+                },
+            )
+            return
+        # A non-retryable refusal of the whole request: poison somewhere in it. Isolate it by
+        # halving; a single entry refused on its own is parked.
+        if len(deliveries) == 1:
+            await self._db_call(
+                self.outbox.settle, (), [LaneFailure(deliveries[0], exc.message)], journal=[fail]
+            )
+            self.counters.parked += 1
+            return
+        await self._db_call(self.outbox.journal, [fail])
+        middle = len(deliveries) // 2
+        for part in (deliveries[:middle], deliveries[middle:]):
+            sub = Claim(claim.token, tuple(part), claim.lease_until)
+            sub_request = self.adapter.encode(kind, list(part))
+            keys = [d.idempotency_key for d in part]
+            numbers = await self._db_call(self._journal_send, endpoint, sub_request, keys)
+            await self._dispatch(kind, endpoint, state, sub, sub_request, numbers)
+
+    def _journal_send(self, endpoint: str, request: WireRequest, keys: list[str]) -> int:
+        with self.outbox.store.transaction() as conn:
+            return append_journal(
+                conn,
+                self.clock.time(),
+                [
+                    JournalRecord(
+                        "send",
+                        endpoint,
+                        len(keys),
+                        hashlib.sha256(request.content).hexdigest(),
+                        {"keys": keys, "isolating": True},
+                    )
+                ],
+            )[0]
