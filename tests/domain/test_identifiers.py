@@ -83,6 +83,14 @@ def test_gb32100_example_is_valid() -> None:
     assert gb11714_check("M000100Y") == "4"
 
 
+@pytest.mark.parametrize("value", ["91350100M000100Y43", "91110000600037341L"])
+def test_published_credit_codes_are_valid(value: str) -> None:
+    # The GB 32100 example and a widely published real-format enterprise code.
+    assert CreditCode(value) == value
+    assert gb32100_check(value[:17]) == value[17]
+    assert gb11714_check(value[8:16]) == value[16]
+
+
 def test_alphabet_matches_standard() -> None:
     assert ALPHABET == CREDIT_CODE_ALPHABET
     assert len(ALPHABET) == 31
