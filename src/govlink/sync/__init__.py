@@ -37,16 +37,35 @@ from ._classify import (
     parse_retry_after,
 )
 from ._discovery import ENTRY_POINT_GROUP, adapter_names, load_adapter
+from ._dispatcher import Dispatcher, SyncCounters
 from ._errors import (
-    CircuitOpen,
     JournalTampered,
     NotParked,
     PlatformAuthError,
     PlatformError,
     PlatformUnreachable,
-    PoisonEvent,
-    RetryBudgetExhausted,
     SyncError,
+)
+from ._journal import JournalRecord, JournalReport, verify_journal
+from ._masking import mask_text
+from ._outbox import (
+    SYNC_SCHEMA,
+    Claim,
+    EnqueueResult,
+    LaneFailure,
+    NewEntry,
+    Outbox,
+    OutboxStatus,
+    ParkedCase,
+    lane_name,
+)
+from ._policy import (
+    BreakerState,
+    CircuitBreaker,
+    FairShare,
+    RateLimiter,
+    RetryBudget,
+    RetryPolicy,
 )
 
 __all__ = [
@@ -56,6 +75,8 @@ __all__ = [
     "DEFAULT_RETRY_AFTER_CAP",
     "ENTRY_POINT_GROUP",
     "RETRYABLE_STATUSES",
+    "SYNC_SCHEMA",
+    "BreakerState",
     "CatalogChangeRecord",
     "CatalogDigestEntry",
     "CatalogDigestPage",
@@ -63,19 +84,32 @@ __all__ = [
     "CatalogItemProgress",
     "CatalogPushReport",
     "CatalogSync",
-    "CircuitOpen",
+    "CircuitBreaker",
+    "Claim",
     "Delivery",
+    "Dispatcher",
+    "EnqueueResult",
+    "FairShare",
     "ItemResult",
+    "JournalRecord",
+    "JournalReport",
     "JournalTampered",
+    "LaneFailure",
+    "NewEntry",
     "NotParked",
+    "Outbox",
+    "OutboxStatus",
     "Outcome",
+    "ParkedCase",
     "PlatformAuthError",
     "PlatformError",
     "PlatformUnreachable",
-    "PoisonEvent",
     "ProvinceAdapter",
+    "RateLimiter",
     "ReconcileReport",
-    "RetryBudgetExhausted",
+    "RetryBudget",
+    "RetryPolicy",
+    "SyncCounters",
     "SyncError",
     "WireRequest",
     "WireResponse",
@@ -84,6 +118,9 @@ __all__ = [
     "classify_status",
     "fetch_catalog_digest",
     "is_retryable_status",
+    "lane_name",
     "load_adapter",
+    "mask_text",
     "parse_retry_after",
+    "verify_journal",
 ]

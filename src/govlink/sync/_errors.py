@@ -7,9 +7,6 @@
         ├── PlatformError             platform_error       (status, retryable, retry_after)
         │   ├── PlatformUnreachable   platform_unreachable (transport error or timeout; retried)
         │   └── PlatformAuthError     platform_auth        (401 after one token refresh)
-        ├── PoisonEvent               poison_event         (the platform refused one entry)
-        ├── CircuitOpen               circuit_open         (the endpoint's breaker is open)
-        ├── RetryBudgetExhausted      retry_budget_exhausted
         ├── NotParked                 not_parked           (retry/skip of a case that is not parked)
         └── JournalTampered           journal_tampered     (record number of the first bad record)
 
@@ -24,14 +21,11 @@ from typing import Any
 from .._errors import GovlinkError
 
 __all__ = [
-    "CircuitOpen",
     "JournalTampered",
     "NotParked",
     "PlatformAuthError",
     "PlatformError",
     "PlatformUnreachable",
-    "PoisonEvent",
-    "RetryBudgetExhausted",
     "SyncError",
 ]
 
@@ -97,44 +91,6 @@ class PlatformAuthError(PlatformError):
         # Retryable for the *outbox*: a refused token is the endpoint's problem, never the
         # event's, so cases are rescheduled, not parked.
         super().__init__(message, status=401, retryable=True, reason="unauthorized")
-
-
-class PoisonEvent(SyncError):
-    """The platform refused one entry as invalid (not a transient failure): its case is parked."""
-
-    code = "poison_event"
-
-    def __init__(self, message: str, *, key: str, sequence: int, reason: str) -> None:
-        super().__init__(message)
-        self.key = key
-        self.sequence = sequence
-        self.reason = reason
-
-    def to_dict(self) -> dict[str, Any]:
-        data = super().to_dict()
-        data.update(key=self.key, sequence=self.sequence, reason=self.reason)
-        return data
-
-
-class CircuitOpen(SyncError):
-    """The endpoint's circuit breaker is open: no request until ``retry_at`` (POSIX seconds)."""
-
-    code = "circuit_open"
-
-    def __init__(self, endpoint: str, retry_at: float) -> None:
-        super().__init__(f"circuit for endpoint {endpoint!r} is open until {retry_at:.3f}")
-        self.endpoint = endpoint
-        self.retry_at = retry_at
-
-
-class RetryBudgetExhausted(SyncError):
-    """The endpoint's retry budget is spent: the retry waits for the outer (persisted) loop."""
-
-    code = "retry_budget_exhausted"
-
-    def __init__(self, endpoint: str) -> None:
-        super().__init__(f"retry budget for endpoint {endpoint!r} is spent")
-        self.endpoint = endpoint
 
 
 class NotParked(SyncError):
