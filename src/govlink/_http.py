@@ -11,9 +11,13 @@ import warnings
 
 import httpx
 
+# Importing authlib.deprecate installs an "always" filter for its warning class; import it first
+# so that the narrower "ignore" below is installed after it and takes precedence in the block.
+from authlib.deprecate import AuthlibDeprecationWarning
+
 with warnings.catch_warnings():
     warnings.filterwarnings(
-        "ignore", message=r"The httpx module is deprecated", category=DeprecationWarning
+        "ignore", message=r"The httpx module is deprecated", category=AuthlibDeprecationWarning
     )
     from authlib.integrations.httpx_client import AsyncOAuth2Client, OAuth2Client
 
