@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -19,7 +21,9 @@ from govlink.identity import (
 )
 from govlink.store import Store
 
-from identity_helpers import ISSUER
+# The helpers module sits beside this file; make it importable whatever pytest was asked to run.
+sys.path.insert(0, str(Path(__file__).parent))
+from identity_helpers import ISSUER  # noqa: E402 - after the path is set
 #: The standard's own example ID number (GB 11643-1999) and a valid credit code.
 ID_NUMBER = "11010519491231002X"
 

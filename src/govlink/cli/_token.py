@@ -9,6 +9,7 @@ from .._errors import ConfigError
 from ..domain import CreditCode, ResidentId
 from ..identity import (
     ACR_LEVELS,
+    SIGNING_ALGORITHMS,
     ExchangePolicy,
     ExchangeRule,
     InvalidToken,
@@ -45,6 +46,7 @@ def _subject(args: argparse.Namespace) -> Subject:
 def _issue(ctx: CliContext) -> int:
     ctx.note_development_default()
     city = open_city_identity(ctx.settings, ctx.store(), clock=ctx.clock)
+    city.issuer.alg = ctx.args.alg
     sign_in = city.issuer.sign_in(
         _subject(ctx.args),
         client=ctx.args.audience,
@@ -125,6 +127,9 @@ def register(
     issue.add_argument("--hall", help="staff hall region code")
     issue.add_argument("--role", action="append", help="staff role (repeatable)")
     issue.add_argument("--scope", help="space-separated scopes (default: the hall's)")
+    issue.add_argument(
+        "--alg", choices=(*SIGNING_ALGORITHMS, "Ed25519"), help="signing algorithm"
+    )
     issue.add_argument("--id-token", action="store_true", help="also print the ID token")
     issue.add_argument("--refresh", action="store_true", help="also issue a refresh token")
     issue.set_defaults(func=_issue)

@@ -200,14 +200,19 @@ class TokenExchange:
         except UnknownHall:
             raise ExchangeError("invalid_target", "audience is not a hall of this city") from None
 
-        province = self.provinces.get(self._peek_issuer(subject_token))
+        claimed_issuer = self._peek_issuer(subject_token)
+        if claimed_issuer != self.issuer.issuer and claimed_issuer not in self.provinces:
+            raise ExchangeError("invalid_grant", "subject_token of an untrusted issuer")
+        # The client's authorisation is decided first (RFC 6749 §5.2 order); the claimed
+        # issuer only selects the rules, the verifier then proves it.
+        rule = self.policy.find(claimed_issuer, requester, target)
+        province = self.provinces.get(claimed_issuer)
         expected_aud = province.audience if province else requester.audience
         try:
             verified = self._verifier.verify(subject_token, audience=expected_aud, kind="access")
         except (InvalidToken, IdentityError) as exc:
             raise ExchangeError("invalid_grant", f"subject_token refused ({exc.code})") from None
 
-        rule = self.policy.find(verified.issuer, requester, target)
         allowed = set(target.scopes)
         if rule.scopes is not None:
             allowed &= rule.scopes
