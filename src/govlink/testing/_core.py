@@ -72,6 +72,9 @@ class ProvinceConfig:
     capture_bodies: bool = False
     #: Apply the catalog consistency rules (DOMAIN.md §4) to pushed items.
     check_items: bool = True
+    #: The APIs served: ``"reference"`` (``/oauth/token``, ``/v1/...``) and ``"gateway"``
+    #: (``/gw/...``); a request to an API not served is 404.
+    apis: tuple[str, ...] = ("reference", "gateway")
 
     def __repr__(self) -> str:  # secrets stay out of reprs
         return (
@@ -382,6 +385,9 @@ class ProvinceCore:
         body: bytes,
         decision: Decision,
     ) -> tuple[CoreResponse, str, str]:
+        api = "gateway" if path.startswith("/gw/") else "reference"
+        if api not in self.config.apis:
+            raise _Reply(self._error(404, ref.ErrorCode.NOT_FOUND, f"the {api} API is not served"))
         if path == ref.TOKEN_PATH:
             self._need(method, "POST")
             return self._token(headers, body)

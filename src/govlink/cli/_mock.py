@@ -1,0 +1,178 @@
+"""``govlink mock-province serve|openapi``: the mock provincial platform over HTTP.
+
+``serve`` runs :class:`govlink.testing.MockProvince` with uvicorn (``govlink[server]``) for
+integrators in any language. With no options: the reference and gateway APIs on
+http://127.0.0.1:8000, no faults, development credentials; it says so on stderr.
+``openapi`` prints the reference API's OpenAPI document.
+"""
+
+from __future__ import annotations
+
+import argparse
+import socket
+import sys
+
+from .._errors import ConfigError, ValidationError
+from ..adapters.gateway import wire as gw
+from ..adapters.reference import wire as ref
+from ._context import CliContext
+
+__all__ = ["register"]
+
+_APIS = ("reference", "gateway")
+
+
+def _serve(ctx: CliContext) -> int:
+    from ..testing import FaultPlan, MockProvince, ProvinceConfig, make_server
+
+    args = ctx.args
+    apis = tuple(dict.fromkeys(args.adapters or _APIS))
+    try:
+        plan = FaultPlan.parse(args.faults, seed=args.seed)
+    except ValidationError as exc:
+        raise ConfigError(f"--faults: {exc.message}") from None
+    if args.rate_limit is not None and args.rate_limit <= 0:
+        raise ConfigError("--rate-limit must be positive (--no-rate-limit turns the quota off)")
+    config = ProvinceConfig(
+        rate_limit=None if args.no_rate_limit else (args.rate_limit or 200.0),
+        burst=args.burst,
+        capture_bodies=args.capture_bodies,
+        apis=apis,
+    )
+    province = MockProvince(config=config, faults=plan)
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((args.host, args.port))
+    except OSError as exc:
+        sock.close()
+        raise ConfigError(f"cannot listen on {args.host}:{args.port}: {exc.strerror}") from None
+    port = sock.getsockname()[1]
+    base = f"http://{args.host}:{port}"
+    served = {
+        "base_url": base,
+        "apis": list(apis),
+        "faults": plan.to_spec(),
+        "seed": plan.seed,
+        "rate_limit": config.rate_limit,
+        "openapi": f"{base}/openapi.json",
+        "admin": f"{base}/admin/state",
+    }
+    if "reference" in apis:
+        served["reference"] = {
+            "token_url": base + ref.TOKEN_PATH,
+            "client_id": ref.DEMO_CLIENT_ID,
+            "client_secret": ref.DEMO_CLIENT_SECRET,
+        }
+    if "gateway" in apis:
+        served["gateway"] = {
+            "events_url": base + gw.CASE_STATUS_PUSH_PATH,
+            "app_id": gw.DEMO_APP_ID,
+            "app_secret": gw.DEMO_APP_SECRET,
+            "sign_method": gw.SignMethod.HMAC_SHA256.value,
+        }
+    if ctx.json:
+        ctx.emit(served)
+    else:
+        lines = [f"mock province listening on {base} (Ctrl-C to stop)"]
+        if "reference" in apis:
+            lines.append(
+                f"  reference API: {base}/v1/...  token {base}{ref.TOKEN_PATH} "
+                f"(client {ref.DEMO_CLIENT_ID} / {ref.DEMO_CLIENT_SECRET})"
+            )
+        if "gateway" in apis:
+            lines.append(
+                f"  gateway API:   {base}/gw/v1/...  (app {gw.DEMO_APP_ID} / "
+                f"{gw.DEMO_APP_SECRET}, HMAC-SHA256)"
+            )
+        lines.append(
+            f"  faults: {plan.to_spec()} (seed {plan.seed}); quota: "
+            + (f"{config.rate_limit:g} requests/s" if config.rate_limit else "off")
+        )
+        lines.append(f"  OpenAPI {base}/openapi.json; state {base}/admin/state")
+        ctx.out.print("\n".join(lines), markup=False)
+    if not args.faults and not ctx.json:
+        ctx.err.print(
+            "[dim]note: development defaults (demo credentials, no faults); "
+            "not for production[/dim]"
+        )
+    sys.stdout.flush()
+    server = make_server(province, host=args.host, port=port, http=args.http)
+    try:
+        server.run(sockets=[sock])
+    except KeyboardInterrupt:
+        # uvicorn shuts down gracefully on Ctrl-C, then re-raises it: a requested stop is success.
+        pass
+    finally:
+        sock.close()
+    if not ctx.json:
+        ctx.err.print("mock province stopped", markup=False)
+    return 0
+
+
+def _openapi(ctx: CliContext) -> int:
+    from ..testing import render_reference_openapi
+
+    sys.stdout.write(render_reference_openapi())
+    return 0
+
+
+def register(
+    commands: argparse._SubParsersAction[argparse.ArgumentParser],
+    common: argparse.ArgumentParser,
+) -> None:
+    parser = commands.add_parser(
+        "mock-province",
+        parents=[common],
+        help="the mock provincial platform (serve it over HTTP, print its OpenAPI)",
+        description="The mock provincial platform, with faults on demand (docs/mock-province.md).",
+    )
+    actions = parser.add_subparsers(dest="mock_command", metavar="ACTION", required=True)
+    serve = actions.add_parser(
+        "serve",
+        parents=[common],
+        help="serve the mock province over HTTP (needs govlink[server])",
+        description=(
+            "Serve the mock provincial platform with uvicorn. With no options: the reference "
+            "and gateway APIs on http://127.0.0.1:8000 with no faults and the development "
+            "credentials."
+        ),
+    )
+    serve.add_argument("--host", default="127.0.0.1", help="address to listen on")
+    serve.add_argument("--port", type=int, default=8000, help="port (0: any free port)")
+    serve.add_argument(
+        "--adapter",
+        dest="adapters",
+        action="append",
+        choices=_APIS,
+        metavar="NAME",
+        help="serve only this API (repeatable): reference, gateway; default both",
+    )
+    serve.add_argument(
+        "--faults",
+        metavar="SPEC",
+        help="fault plan, e.g. 'outage:at=10s,for=4h,retry_after=60;error500:rate=0.05'",
+    )
+    serve.add_argument("--seed", type=int, default=0, help="seed of the fault plan (default 0)")
+    serve.add_argument(
+        "--rate-limit", type=float, metavar="N", help="requests/s per client (default 200)"
+    )
+    serve.add_argument("--burst", type=int, default=400, help="quota burst (default 400)")
+    serve.add_argument("--no-rate-limit", action="store_true", help="turn the quota off")
+    serve.add_argument(
+        "--capture-bodies", action="store_true", help="keep request bodies in the journal"
+    )
+    serve.add_argument(
+        "--http",
+        choices=("auto", "h11", "httptools"),
+        default="auto",
+        help="uvicorn HTTP implementation (auto: httptools when installed)",
+    )
+    serve.set_defaults(func=_serve)
+    openapi = actions.add_parser(
+        "openapi",
+        parents=[common],
+        help="print the reference API's OpenAPI document",
+        description="Print the OpenAPI document of the reference provincial API.",
+    )
+    openapi.set_defaults(func=_openapi)
