@@ -1,0 +1,43 @@
+"""Demo step "province": start the mock provincial platform on embedded defaults.
+
+In-process (no port is opened) on the demo's virtual clock, with the development credentials
+and no faults; later steps (sync) reach it through ``demo.shared["province"]``
+(:class:`govlink.testing.MockProvince`: ``.client()``, ``.async_client()``, ``.transport()``,
+``.journal``).
+"""
+
+from __future__ import annotations
+
+from ..adapters.gateway import wire as gw
+from ..adapters.reference import wire as ref
+from ._demo import Demo
+
+__all__ = ["step"]
+
+
+def step(demo: Demo) -> None:
+    """Start the mock province and say what it serves (two lines)."""
+    from ..testing import MockProvince
+
+    demo.section("Provincial platform (省级平台): the built-in mock")
+    province = MockProvince(clock=demo.clock)
+    with province.client() as http:
+        document = http.get("/openapi.json")
+    if document.status_code != 200 or len(document.json().get("paths", {})) < 6:
+        demo.fail(f"the mock province does not answer (/openapi.json: {document.status_code})")
+        return
+    demo.shared["province"] = province
+    demo.ok(
+        f"mock province running in-process at {province.base_url}: reference API "
+        f"({ref.CASE_EVENTS_BATCH_PATH}, batches of {ref.MAX_EVENT_BATCH}) and gateway API "
+        f"({gw.CASE_STATUS_PUSH_PATH}, HMAC-SHA256)"
+    )
+    demo.info(
+        "no faults yet; every request is journaled for the exactly-once, in-order checks "
+        "(serve it for other languages: govlink mock-province serve)"
+    )
+    demo.summary["province"] = {
+        "base_url": province.base_url,
+        "apis": list(province.config.apis),
+        "faults": province.faults.to_spec(),
+    }
