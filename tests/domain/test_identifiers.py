@@ -379,3 +379,20 @@ def test_random_input_only_raises_identifier_error(value: object) -> None:
         assert isinstance(value, str) or error.rule == "type"
         if isinstance(value, str) and len(value.strip()) == 18:
             assert value.strip().upper() not in str(error)
+
+
+def test_today_from_validation_context() -> None:
+    body = "370502202603031230"[:17]
+    value = body + iso7064_mod11_2(body)  # born 2026-03-03
+    with pytest.raises(govlink.IdentifierError) as info:
+        parse_model(Applicant, {"id_number": value}, context={"today": TODAY})
+    assert info.value.rule == "birth_date"
+    with pytest.raises(govlink.IdentifierError):
+        parse_model(Applicant, {"id_number": value}, context={"clock": govlink.VirtualClock()})
+    later = govlink.VirtualClock()
+    later.advance(timedelta(days=2))
+    assert parse_model(Applicant, {"id_number": value}, context={"clock": later}).id_number == value
+    assert (
+        parse_model(Applicant, {"id_number": value}, context={"today": date(2026, 3, 3)}).id_number
+        == value
+    )

@@ -479,7 +479,7 @@ def test_dates_only_as_dates_or_iso_strings() -> None:
 
 
 def test_runaway_nesting_is_a_validation_error(monkeypatch: pytest.MonkeyPatch) -> None:
-    def explode(data: object) -> Item:
+    def explode(data: object, **kwargs: object) -> Item:
         raise RecursionError
 
     monkeypatch.setattr(Item, "model_validate", explode)

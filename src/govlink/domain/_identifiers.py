@@ -225,15 +225,15 @@ class _Identifier(str):
     def __get_pydantic_core_schema__(
         cls, source: type[Any], handler: GetCoreSchemaHandler
     ) -> core_schema.CoreSchema:
-        def validate(value: str) -> _Identifier:
+        def validate(value: str, info: core_schema.ValidationInfo) -> _Identifier:
             try:
-                return cls(value)
+                return cls(value, today=_today_from(info.context))
             except IdentifierError as exc:
                 problem = exc.problems[0]
                 # The error type carries the stable rule name; parse_model maps it back.
                 raise identifier_error(problem.rule, problem.message) from None
 
-        return core_schema.no_info_after_validator_function(
+        return core_schema.with_info_after_validator_function(
             validate,
             core_schema.str_schema(),
             serialization=core_schema.plain_serializer_function_ser_schema(
@@ -349,6 +349,22 @@ class CreditCode(_Identifier):
     def organisation_code(self) -> str:
         """Characters 9–17: the GB 11714 organisation code."""
         return self[8:17]
+
+
+def _today_from(context: Any) -> date | None:
+    # Inside a model, "today" comes from the validation context (parse_model(..., context=
+    # {"today": d} or {"clock": clock})); without one, the system clock decides.
+    if not isinstance(context, dict):
+        return None
+    today = context.get("today")
+    if isinstance(today, date) and not isinstance(today, datetime):
+        return today
+    clock = context.get("clock")
+    if clock is not None and hasattr(clock, "now"):
+        now = clock.now()
+        if isinstance(now, datetime):
+            return now.astimezone(CHINA_TZ).date()
+    return None
 
 
 def _error(field: str, rule: str, message: str) -> IdentifierError:

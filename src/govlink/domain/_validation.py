@@ -127,17 +127,25 @@ def problems_from_pydantic(exc: pydantic.ValidationError, *, root: str = "") -> 
     return problems
 
 
-def parse_model(model: type[ModelT], data: object, *, root: str = "") -> ModelT:
+def parse_model(
+    model: type[ModelT],
+    data: object,
+    *,
+    root: str = "",
+    context: Mapping[str, Any] | None = None,
+) -> ModelT:
     """Validate ``data`` (a mapping, e.g. parsed JSON) into ``model`` with govlink errors only.
 
     ``root`` prefixes every field path (``parse_model(Item, d, root="items[3]")``).
+    ``context`` is pydantic's validation context; govlink's field types read ``"today"`` (a
+    ``date``) or ``"clock"`` (a :class:`govlink.Clock`) from it to bound birth dates.
 
     Raises:
         IdentifierError: every problem came from an identifier field (ID number, credit code).
         ValidationError: otherwise; one problem per broken rule, with the field's dotted path.
     """
     try:
-        return model.model_validate(data)
+        return model.model_validate(data, context=dict(context) if context else None)
     except pydantic.ValidationError as exc:
         problems = problems_from_pydantic(exc, root=root)
         identifier = all(
