@@ -21,7 +21,16 @@ from ._context import CliContext
 __all__ = ["COMMAND_MODULES", "build_parser", "main"]
 
 #: Command-group modules (``govlink.cli._<name>``), in the order ``--help`` lists them.
-COMMAND_MODULES: tuple[str, ...] = ("demo", "schemas", "keys", "token", "supervise", "mock")
+COMMAND_MODULES: tuple[str, ...] = (
+    "demo",
+    "schemas",
+    "keys",
+    "token",
+    "supervise",
+    "mock",
+    "sync",
+    "outbox",
+)
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
