@@ -49,7 +49,7 @@ def test_bundled_sample_is_reproducible(tmp_path: Path, items: tuple[Item, ...])
     lines = write_sample_cases(target, items)
     bundled = resources.files("govlink.samples").joinpath("data/cases.ndjson").read_bytes()
     assert target.read_bytes() == bundled, (
-        "the bundled sample drifted from the generator: run `python -m govlink.samples._cases`"
+        "the bundled sample drifted from the generator: regenerate it (docs/samples.md)"
     )
     assert lines == bundled.count(b"\n")
 

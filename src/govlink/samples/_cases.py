@@ -23,8 +23,8 @@ what a hall system would send and parse with :func:`govlink.domain.parse_case_ev
 :meth:`SampleCase.models` validates them into model objects.
 
 The bundled sample (``govlink/samples/data/cases.ndjson``, :func:`load_sample_cases`) is
-``python -m govlink.samples._cases`` with the defaults below; a test regenerates it and
-compares bytes.
+:func:`write_sample_cases` with the defaults below (command in ``docs/samples.md``); a test
+regenerates it and compares bytes.
 """
 
 from __future__ import annotations
@@ -162,9 +162,9 @@ class CaseProfile:
     withdrawn_before_acceptance: float = 0.02
     not_accepted: float = 0.03
     refused: float = 0.01
-    supplement: float = 0.35
+    supplement: float = 0.40
     special_procedure: float = 0.12
-    joint_processing: float = 0.35
+    joint_processing: float = 0.45
     denied: float = 0.05
     tolerated_gaps: float = 0.05
     withdrawn: float = 0.02
@@ -663,8 +663,3 @@ def load_sample_cases() -> tuple[list[Case], list[CaseStatusEvent]]:
         else:
             events.append(parse_case_event(record))
     return cases, events
-
-
-if __name__ == "__main__":  # pragma: no cover - maintenance entry point
-    target = Path(__file__).with_name("data") / "cases.ndjson"
-    print(f"wrote {write_sample_cases(target)} lines to {target}")
