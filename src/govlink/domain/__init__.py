@@ -99,7 +99,14 @@ from ._supervision import (
     efficiency,
     supervise,
 )
-from ._validation import Finding, IsoDate, Severity, parse_model
+from ._validation import (
+    RULES_BY_PYDANTIC_TYPE,
+    Finding,
+    IsoDate,
+    Severity,
+    parse_model,
+    problems_from_pydantic,
+)
 
 __all__ = [
     "CASE_NUMBER_PATTERN",
@@ -107,6 +114,7 @@ __all__ = [
     "CREDIT_CODE_ALPHABET",
     "DEFAULT_STATUS_CODES",
     "DONGYING",
+    "RULES_BY_PYDANTIC_TYPE",
     "SHANDONG",
     "TERMINAL_STATUSES",
     "TRANSITIONS",
@@ -178,6 +186,7 @@ __all__ = [
     "parse_case_event",
     "parse_item",
     "parse_model",
+    "problems_from_pydantic",
     "resident_id_check_character",
     "status_info",
     "supervise",
