@@ -25,7 +25,6 @@ from govlink.sync import (
     CATALOG_ITEM,
     Delivery,
     ItemResult,
-    Outcome,
     PlatformAuthError,
     PlatformError,
     ProvinceAdapter,
@@ -174,42 +173,12 @@ async def exchange(
 
 
 async def drain_with_outbox(
-    outbox: Any, adapter: ProvinceAdapter, kind: str, clock: VirtualClock, *, rounds: int = 200
-) -> int:
-    """Deliver every due entry of ``kind`` through the outbox's claim/settle cycle (the way
-    the dispatcher drives it, without its concurrency); returns the requests made."""
-    from govlink.sync import batch_limit
-    from govlink.sync._outbox import LaneFailure
+    outbox: Any, adapter: ProvinceAdapter, kind: str, clock: VirtualClock, **options: Any
+) -> Any:
+    """Run the real dispatcher over ``kind`` until nothing is due or scheduled (parked lanes
+    do not count); returns its counters."""
+    from govlink.sync._dispatcher import Dispatcher
 
-    requests = 0
-    for _ in range(rounds):
-        claim = outbox.claim(kind, batch_limit(adapter, kind))
-        if not claim.deliveries:
-            due, wake = outbox.pending_work(kind)
-            if not due and wake is None:
-                return requests
-            if wake is not None and wake > clock.time():
-                clock.advance(wake - clock.time())
-            continue
-        requests += 1
-        now = clock.time()
-        try:
-            results = await exchange(adapter, kind, claim.deliveries)
-        except PlatformError as exc:
-            wait = exc.retry_after or 1.0
-            outbox.settle([], [LaneFailure(d, exc.message, now + wait) for d in claim.deliveries])
-            continue
-        acknowledged = [
-            d for d, r in zip(claim.deliveries, results, strict=True) if r.outcome.acknowledged
-        ]
-        failures = [
-            LaneFailure(
-                d,
-                r.message or str(r.code),
-                None if r.outcome is Outcome.REJECTED else now + (r.retry_after or 1.0),
-            )
-            for d, r in zip(claim.deliveries, results, strict=True)
-            if not r.outcome.acknowledged
-        ]
-        outbox.settle(acknowledged, failures)
-    raise AssertionError(f"not drained after {rounds} rounds")
+    options.setdefault("concurrency", 1)
+    dispatcher = Dispatcher(outbox, adapter, clock=clock, kinds=(kind,), **options)
+    return await dispatcher.run(until_empty=True)
