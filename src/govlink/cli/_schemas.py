@@ -30,6 +30,7 @@ PUBLIC_MODELS: tuple[tuple[str, Any], ...] = (
     ("case", domain.Case),
     ("case-status-event", domain.CaseStatusEvent),
     ("item", domain.Item),
+    ("supervision-thresholds", domain.SupervisionThresholds),
 )
 
 _DIALECT = "https://json-schema.org/draft/2020-12/schema"

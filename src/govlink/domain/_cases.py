@@ -545,9 +545,7 @@ def _check_hall(value: str, info: ValidationInfo) -> str:
 
 def _check_case_number(value: str) -> str:
     if not _CASE_NUMBER_RE.match(value):
-        raise PydanticCustomError(
-            "pattern", "case number must be 1-64 letters, digits, '-' or '_'"
-        )
+        raise PydanticCustomError("pattern", "case number must be 1-64 letters, digits, '-' or '_'")
     return value
 
 
@@ -581,7 +579,11 @@ _Text = Annotated[str, Field(min_length=1, max_length=200)]
 _Phone = Annotated[str, Field(pattern=r"^\+?[0-9][0-9\- ]{4,19}$")]
 
 _MODEL_CONFIG: Final = ConfigDict(
-    frozen=True, extra="forbid", str_strip_whitespace=True, use_enum_values=False
+    frozen=True,
+    extra="forbid",
+    str_strip_whitespace=True,
+    use_enum_values=False,
+    use_attribute_docstrings=True,  # field docstrings become JSON Schema descriptions
 )
 
 
@@ -598,8 +600,11 @@ class NaturalPerson(BaseModel):
 
     kind: Literal["natural_person"] = "natural_person"
     name: _Text
+    """Name (姓名)."""
     id_number: ResidentId
+    """Resident ID number (居民身份证号码)."""
     phone: _Phone | None = None
+    """Phone number (联系电话)."""
 
     def __repr_args__(self) -> Iterable[tuple[str | None, Any]]:
         yield "kind", self.kind
@@ -618,8 +623,11 @@ class LegalPerson(BaseModel):
 
     kind: Literal["legal_person"] = "legal_person"
     name: _Text
+    """Organisation name (单位名称)."""
     credit_code: CreditCode
+    """Unified social credit code (统一社会信用代码)."""
     agent: NaturalPerson
+    """The natural person acting for the organisation (经办人)."""
 
     def __repr_args__(self) -> Iterable[tuple[str | None, Any]]:
         yield "kind", self.kind
@@ -645,12 +653,18 @@ class Case(BaseModel):
 
     model_config = _MODEL_CONFIG
 
-    case_number: CaseNumber  # 办件编号
-    implementation_code: ImplementationCode  # 实施编码 of the catalog item
-    hall: HallCode  # 受理大厅 (region code)
-    applicant: Applicant  # 申请人
-    channel: Channel  # 申请渠道
-    received_at: AwareDatetime  # 接件时间
+    case_number: CaseNumber
+    """Case number (办件编号); no national format, see make_case_number."""
+    implementation_code: ImplementationCode
+    """Implementation code (实施编码) of the catalog item."""
+    hall: HallCode
+    """The receiving hall (受理大厅) as a GB/T 2260 region code."""
+    applicant: Applicant
+    """The applicant (申请人): a natural or a legal person."""
+    channel: Channel
+    """How the application arrived (申请渠道)."""
+    received_at: AwareDatetime
+    """Time of receipt (接件时间), timezone-aware."""
 
 
 class CaseStatusEvent(BaseModel):
@@ -664,16 +678,27 @@ class CaseStatusEvent(BaseModel):
     model_config = _MODEL_CONFIG
 
     case_number: CaseNumber
-    sequence: int = Field(ge=1, le=1_000_000, strict=False)  # per-case, 1, 2, 3, ...
-    status: CaseStatus  # 办理状态
-    time: AwareDatetime  # 办理时间
-    hall: HallCode  # 行政区划代码 of the hall
-    handler: _Text | None = None  # 办理人
-    office: _Text | None = None  # 办理处室
-    opinion: Annotated[str, Field(max_length=2000)] | None = None  # 办理意见
-    special_procedure: SpecialProcedureKind | None = None  # 特别程序种类 (Licensing Law §45)
-    organisation_name: _Text | None = None  # 办理机构名称
-    organisation_credit_code: CreditCode | None = None  # 办理机构统一社会信用代码
+    """Case number (办件编号)."""
+    sequence: int = Field(ge=1, le=1_000_000, strict=False)
+    """Per-case sequence number: 1, 2, 3 ... without gaps."""
+    status: CaseStatus
+    """Status (办理状态)."""
+    time: AwareDatetime
+    """Time of the status change (办理时间), timezone-aware."""
+    hall: HallCode
+    """The hall (行政区划代码) the case belongs to."""
+    handler: _Text | None = None
+    """Handler (办理人), a staff member's name."""
+    office: _Text | None = None
+    """Handling office (办理处室)."""
+    opinion: Annotated[str, Field(max_length=2000)] | None = None
+    """Opinion (办理意见)."""
+    special_procedure: SpecialProcedureKind | None = None
+    """Special procedure kind (特别程序种类, Licensing Law §45), with special_procedure_start."""
+    organisation_name: _Text | None = None
+    """Name of the handling organisation (办理机构名称)."""
+    organisation_credit_code: CreditCode | None = None
+    """Credit code of the handling organisation (统一社会信用代码)."""
 
     @model_validator(mode="after")
     def _special_procedure_only_where_relevant(self) -> CaseStatusEvent:

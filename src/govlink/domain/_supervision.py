@@ -75,7 +75,7 @@ class SupervisionThresholds(BaseModel):
             yellow (use :func:`govlink.domain.parse_model` to get a govlink error).
     """
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", use_attribute_docstrings=True)
 
     warning_working_days: int = Field(default=1, ge=0)
     """Warn when at most this many working days are left."""
