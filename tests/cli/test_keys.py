@@ -41,8 +41,17 @@ def test_init_refuses_without_passphrase(home: Path, capsys: pytest.CaptureFixtu
 
 def test_dev_init_list_rotate_jwks(home: Path, capsys: pytest.CaptureFixture[str]) -> None:
     code, data, err = run(
-        capsys, "keys", "init", "--dev", "--alg", "ES256", "--alg", "Ed25519", "--json",
-        "--home", str(home),
+        capsys,
+        "keys",
+        "init",
+        "--dev",
+        "--alg",
+        "ES256",
+        "--alg",
+        "Ed25519",
+        "--json",
+        "--home",
+        str(home),
     )
     assert code == 0, err
     assert data["development"] is True

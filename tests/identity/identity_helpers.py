@@ -12,6 +12,7 @@ from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 from govlink.identity import b64url_encode
 
 ISSUER = "https://sso.dongying.example"
+ALL_ALGORITHMS = ("ES256", "EdDSA", "RS256", "PS256")
 
 
 def _text(part: str | dict[str, Any]) -> str:

@@ -8,6 +8,7 @@ import uuid
 from typing import Any
 
 import pytest
+from identity_helpers import ISSUER, craft
 from joserfc.jwk import OKPKey
 
 from govlink import VirtualClock
@@ -23,7 +24,6 @@ from govlink.identity import (
     VerificationKey,
     b64url_decode,
 )
-from identity_helpers import ISSUER, craft
 
 PROVINCE = "https://sso.shandong.example"
 CITY_AT_PROVINCE = "city-370500"
@@ -103,7 +103,8 @@ def test_act_claims_nest(issuer: Issuer, exchange: TokenExchange, person: Person
     acted = issuer.tokens_for(sid, "hall-370502", act={"sub": "hall-370500"}).access_token
     tokens = exchange.exchange(client="370502", subject_token=acted, audience="370503")
     assert claims_of(tokens.access_token)["act"] == {
-        "sub": "hall-370502", "act": {"sub": "hall-370500"}
+        "sub": "hall-370502",
+        "act": {"sub": "hall-370500"},
     }
 
 
@@ -115,11 +116,18 @@ def test_act_claims_nest(issuer: Issuer, exchange: TokenExchange, person: Person
         ({"client": "370502", "audience": "370522"}, "invalid_target"),
         ({"client": "370502", "audience": "999999"}, "invalid_target"),
         ({"client": "370502", "audience": "370503", "scope": "cases:write"}, "invalid_scope"),
-        ({"client": "370502", "audience": "370503", "subject_token_type": "saml"},
-         "invalid_request"),
-        ({"client": "370502", "audience": "370503",
-          "requested_token_type": "urn:ietf:params:oauth:token-type:id_token"},
-         "invalid_request"),
+        (
+            {"client": "370502", "audience": "370503", "subject_token_type": "saml"},
+            "invalid_request",
+        ),
+        (
+            {
+                "client": "370502",
+                "audience": "370503",
+                "requested_token_type": "urn:ietf:params:oauth:token-type:id_token",
+            },
+            "invalid_request",
+        ),
         ({"client": "370502", "audience": ""}, "invalid_request"),
     ],
 )
@@ -148,8 +156,9 @@ def test_refused_subject_tokens(
     ended = issuer.sign_in(person, client="hall-370502", acr=4)
     issuer.logout(ended.session.sid)
     with pytest.raises(ExchangeError) as info:
-        exchange.exchange(client="370502", subject_token=ended.tokens.access_token,
-                          audience="370503")
+        exchange.exchange(
+            client="370502", subject_token=ended.tokens.access_token, audience="370503"
+        )
     assert info.value.error == "invalid_grant"
     old = county_token(issuer, person)
     virtual_clock.advance(3600)
@@ -160,9 +169,16 @@ def test_refused_subject_tokens(
 def province_token(key: OKPKey, clock: VirtualClock, **extra: Any) -> str:
     now = int(clock.time())
     claims = {
-        "iss": PROVINCE, "sub": "sd-0001", "aud": CITY_AT_PROVINCE, "iat": now, "exp": now + 120,
-        "jti": uuid.uuid4().hex, "loa": "L4", "user_type": "1",
-        "masked_id": "3705**********123X", **extra,
+        "iss": PROVINCE,
+        "sub": "sd-0001",
+        "aud": CITY_AT_PROVINCE,
+        "iat": now,
+        "exp": now + 120,
+        "jti": uuid.uuid4().hex,
+        "loa": "L4",
+        "user_type": "1",
+        "masked_id": "3705**********123X",
+        **extra,
     }
     return craft({"alg": "EdDSA", "kid": key.kid, "typ": "JWT"}, claims, key.private_key)
 
@@ -172,7 +188,9 @@ def test_provincial_token_for_a_city_token(
 ) -> None:
     ticket = province_token(province_key, virtual_clock)
     tokens = exchange.exchange(
-        client="370502", subject_token=ticket, subject_token_type=TOKEN_TYPE_JWT,
+        client="370502",
+        subject_token=ticket,
+        subject_token_type=TOKEN_TYPE_JWT,
         audience="370502",
     )
     verified = issuer.verifier("370502").verify(tokens.access_token)
@@ -187,8 +205,10 @@ def test_provincial_token_for_a_city_token(
     assert claims_of(other.access_token)["sub"] == verified.subject
     # The same person again gets the same city sub.
     again = exchange.exchange(
-        client="370502", subject_token=province_token(province_key, virtual_clock),
-        subject_token_type=TOKEN_TYPE_JWT, audience="370502",
+        client="370502",
+        subject_token=province_token(province_key, virtual_clock),
+        subject_token_type=TOKEN_TYPE_JWT,
+        audience="370502",
     )
     assert claims_of(again.access_token)["sub"] == verified.subject
     # A provincial ticket is one-time.
@@ -215,7 +235,8 @@ def test_provincial_refusals(
 ) -> None:
     with pytest.raises(ExchangeError, match=match) as info:
         exchange.exchange(
-            client="370502", subject_token=province_token(province_key, virtual_clock, **extra),
+            client="370502",
+            subject_token=province_token(province_key, virtual_clock, **extra),
             audience="370502",
         )
     assert info.value.error == "invalid_grant"
@@ -228,8 +249,15 @@ def test_city_key_cannot_sign_provincial_claims(
     now = int(virtual_clock.time())
     forged = craft(
         {"alg": "ES256", "kid": es.kid, "typ": "JWT"},
-        {"iss": PROVINCE, "sub": "x", "aud": CITY_AT_PROVINCE, "iat": now, "exp": now + 60,
-         "jti": "j", "loa": "L4"},
+        {
+            "iss": PROVINCE,
+            "sub": "x",
+            "aud": CITY_AT_PROVINCE,
+            "iat": now,
+            "exp": now + 60,
+            "jti": "j",
+            "loa": "L4",
+        },
         es.key.private_key,
     )
     with pytest.raises(ExchangeError, match="invalid_issuer"):

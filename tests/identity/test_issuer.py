@@ -7,6 +7,7 @@ import json
 from collections.abc import Iterator
 
 import pytest
+from identity_helpers import ISSUER
 
 from govlink import ValidationError, VirtualClock
 from govlink.identity import (
@@ -26,7 +27,6 @@ from govlink.identity import (
     b64url_decode,
 )
 from govlink.store import Store
-from identity_helpers import ISSUER
 
 CITY, COUNTY = "hall-370500", "hall-370502"
 
@@ -68,8 +68,13 @@ def test_sso_across_two_halls_and_single_logout(city_issuer: Issuer, person: Per
     notices = city_issuer.logout(sign_in.session.sid)
     assert [n.client.client_id for n in notices] == [CITY, COUNTY]
     logout_verifier = Verifier(
-        [TrustedIssuer(ISSUER, city_issuer.trusted().keys,
-                       token_types={"logout": frozenset({"logout+jwt"})})],
+        [
+            TrustedIssuer(
+                ISSUER,
+                city_issuer.trusted().keys,
+                token_types={"logout": frozenset({"logout+jwt"})},
+            )
+        ],
         clock=city_issuer.clock,
     )
     for notice in notices:
@@ -91,7 +96,10 @@ def test_revocation_reaches_another_process(
 ) -> None:
     tokens = city_issuer.sign_in(person, client=COUNTY, acr=3).tokens
     other = Issuer(
-        issuer=ISSUER, keys=city_issuer.keys, halls=city_issuer.halls, store=any_store,
+        issuer=ISSUER,
+        keys=city_issuer.keys,
+        halls=city_issuer.halls,
+        store=any_store,
         clock=virtual_clock,
     )
     verifier = other.verifier(COUNTY)
@@ -207,8 +215,12 @@ def test_pairwise_subjects(
     ring = KeyRing(sqlite_store, PassphraseProtector("pw"), clock=virtual_clock)
     ring.init(["EdDSA"])
     issuer = Issuer(
-        issuer=ISSUER, keys=ring, halls=HallRegistry.demo_city(), store=sqlite_store,
-        clock=virtual_clock, policy=TokenPolicy(pairwise=True),
+        issuer=ISSUER,
+        keys=ring,
+        halls=HallRegistry.demo_city(),
+        store=sqlite_store,
+        clock=virtual_clock,
+        policy=TokenPolicy(pairwise=True),
     )
     sign_in = issuer.sign_in(person, client=CITY, acr=3)
     county = issuer.tokens_for(sign_in.session.sid, COUNTY)

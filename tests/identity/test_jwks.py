@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from identity_helpers import ISSUER, craft
 
 from govlink import VirtualClock
 from govlink._http import httpx
@@ -24,7 +25,6 @@ from govlink.identity import (
     Verifier,
 )
 from govlink.store import SQLiteStore, Store
-from identity_helpers import ISSUER, craft
 
 URL = "https://sso.dongying.example/jwks"
 AUD = "hall-370502"
@@ -56,8 +56,13 @@ def token_for(ring: KeyRing, clock: VirtualClock, kid: str | None = None, **extr
     key = ring.signing_key("ES256")
     now = int(clock.time())
     claims = {
-        "iss": ISSUER, "sub": "p-1", "aud": AUD, "iat": now, "exp": now + 600,
-        "jti": str(random.random()), **extra,
+        "iss": ISSUER,
+        "sub": "p-1",
+        "aud": AUD,
+        "iat": now,
+        "exp": now + 600,
+        "jti": str(random.random()),
+        **extra,
     }
     return craft(
         {"alg": "ES256", "kid": kid or key.kid, "typ": "at+jwt"}, claims, key.key.private_key
@@ -124,7 +129,9 @@ def test_unknown_kids_cost_one_fetch_per_cooldown(
     assert all(gap >= cooldown - 1e-3 for gap in gaps), gaps  # float sums of 0.1 s steps
 
 
-def test_rotated_key_is_fetched(fake: FakeIssuer, ring: KeyRing, virtual_clock: VirtualClock) -> None:
+def test_rotated_key_is_fetched(
+    fake: FakeIssuer, ring: KeyRing, virtual_clock: VirtualClock
+) -> None:
     source = remote(fake, virtual_clock, lifetime=3600, cooldown=30)
     verifier = Verifier([TrustedIssuer(ISSUER, source)], audience=AUD, clock=virtual_clock)
     verifier.verify(token_for(ring, virtual_clock))
@@ -144,8 +151,9 @@ def test_last_known_good_then_clear_error(
     fake.up = False
     # The hall restarts while the issuer is down: the persisted copy is all it has.
     source = remote(fake, virtual_clock, hall_store, lifetime=300, cooldown=30, stale_bound=bound)
-    verifier = Verifier([TrustedIssuer(ISSUER, source)], audience=AUD, clock=virtual_clock,
-                        cache_size=0)
+    verifier = Verifier(
+        [TrustedIssuer(ISSUER, source)], audience=AUD, clock=virtual_clock, cache_size=0
+    )
     virtual_clock.advance(3600)
     verifier.verify(token_for(ring, virtual_clock))
     virtual_clock.advance(bound - 3600 - 1)
@@ -180,7 +188,8 @@ def test_cold_cache_with_issuer_down(fake: FakeIssuer, virtual_clock: VirtualClo
 )
 def test_bad_jwks_answers(virtual_clock: VirtualClock, response: httpx.Response) -> None:
     source = RemoteJWKS(
-        URL, clock=virtual_clock,
+        URL,
+        clock=virtual_clock,
         client=httpx.Client(transport=httpx.MockTransport(lambda request: response)),
     )
     with pytest.raises(JWKSUnavailable):
@@ -192,14 +201,18 @@ def test_timeout_is_a_failed_fetch(virtual_clock: VirtualClock) -> None:
         raise httpx.ReadTimeout("timed out", request=request)
 
     source = RemoteJWKS(
-        URL, clock=virtual_clock, policy=JWKSCachePolicy(timeout=0.5),
+        URL,
+        clock=virtual_clock,
+        policy=JWKSCachePolicy(timeout=0.5),
         client=httpx.Client(transport=httpx.MockTransport(slow)),
     )
     with pytest.raises(JWKSUnavailable, match="ReadTimeout"):
         source.get_key("k")
 
 
-def test_single_flight_threads(fake: FakeIssuer, ring: KeyRing, virtual_clock: VirtualClock) -> None:
+def test_single_flight_threads(
+    fake: FakeIssuer, ring: KeyRing, virtual_clock: VirtualClock
+) -> None:
     fake.delay = 0.05
     source = remote(fake, virtual_clock)
     kid = ring.signing_key("ES256").kid
@@ -223,8 +236,7 @@ def test_async_single_flight(fake: FakeIssuer, ring: KeyRing, virtual_clock: Vir
     async def scenario() -> None:
         async with httpx.AsyncClient(transport=httpx.MockTransport(fake.ahandler)) as client:
             source = RemoteJWKS(URL, clock=virtual_clock, async_client=client)
-            verifier = Verifier([TrustedIssuer(ISSUER, source)], audience=AUD,
-                                clock=virtual_clock)
+            verifier = Verifier([TrustedIssuer(ISSUER, source)], audience=AUD, clock=virtual_clock)
             tokens = [token_for(ring, virtual_clock) for _ in range(20)]
             results = await asyncio.gather(*(verifier.averify(t) for t in tokens))
             assert {r.subject for r in results} == {"p-1"}

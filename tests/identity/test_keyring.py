@@ -8,6 +8,7 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes
+from identity_helpers import ALL_ALGORITHMS
 from joserfc.jwk import OctKey
 
 from govlink import VirtualClock
@@ -76,8 +77,12 @@ def test_rollover_over_90_days(sqlite_store: Store, virtual_clock: VirtualClock)
             first_seen.setdefault(jwk["kid"], now)
             last_seen[jwk["kid"]] = now
         claims = {
-            "iss": "https://iss", "sub": "p-1", "aud": "hall-370502", "iat": int(now),
-            "exp": int(now) + 600, "jti": str(now),
+            "iss": "https://iss",
+            "sub": "p-1",
+            "aud": "hall-370502",
+            "iat": int(now),
+            "exp": int(now) + 600,
+            "jti": str(now),
         }
         token = ring.sign(claims, "at+jwt")
         signed_by.add(ring.signing_key().kid)
@@ -151,6 +156,7 @@ def test_external_key_service(sqlite_store: Store, virtual_clock: VirtualClock) 
         KeyRing(sqlite_store, PassphraseProtector("pw"), clock=virtual_clock)
 
 
+@pytest.mark.parametrize("ring_algorithms", [ALL_ALGORITHMS])
 def test_kid_is_rfc7638_thumbprint_and_jwks_is_public(ring: KeyRing) -> None:
     jwks = ring.jwks()
     assert {k["alg"] for k in jwks["keys"]} == {"ES256", "EdDSA", "RS256", "PS256"}
@@ -202,10 +208,20 @@ def _small_rsa_jwk() -> dict[str, Any]:
         OctKey.generate_key(256, auto_kid=True).as_dict(private=True),
         _small_rsa_jwk(),
         {"kty": "EC", "crv": "P-256", "x": "bad", "y": "bad", "kid": "broken"},
-        {"kty": "OKP", "crv": "Ed25519", "x": "11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo",
-         "kid": "enc", "use": "enc"},
-        {"kty": "OKP", "crv": "Ed25519", "x": "11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo",
-         "kid": "wrong-alg", "alg": "ES256"},
+        {
+            "kty": "OKP",
+            "crv": "Ed25519",
+            "x": "11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo",
+            "kid": "enc",
+            "use": "enc",
+        },
+        {
+            "kty": "OKP",
+            "crv": "Ed25519",
+            "x": "11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo",
+            "kid": "wrong-alg",
+            "alg": "ES256",
+        },
     ],
     ids=["symmetric", "rsa-1024", "malformed", "use-enc", "alg-mismatch"],
 )

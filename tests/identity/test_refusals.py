@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 from cryptography.hazmat.primitives import serialization
+from identity_helpers import ALL_ALGORITHMS, ISSUER, craft
 from joserfc.jwk import OKPKey
 
 from govlink import VirtualClock
@@ -22,8 +23,6 @@ from govlink.identity import (
     Verifier,
     b64url_encode,
 )
-
-from identity_helpers import ISSUER, craft
 
 AUD = "hall-370502"
 
@@ -85,6 +84,7 @@ def test_alg_none(verifier: Verifier, es_key: Any, virtual_clock: VirtualClock) 
     )
 
 
+@pytest.mark.parametrize("ring_algorithms", [ALL_ALGORITHMS])
 def test_algorithm_not_bound_to_key(
     verifier: Verifier, ring: KeyRing, virtual_clock: VirtualClock
 ) -> None:
@@ -95,14 +95,16 @@ def test_algorithm_not_bound_to_key(
     assert verifier.verify(good).alg == "EdDSA"
     # RFC 9864's name for the same algorithm is accepted for an Ed25519 key.
     also = craft(
-        {"alg": "Ed25519", "kid": ed.kid, "typ": "at+jwt"}, claims(virtual_clock),
+        {"alg": "Ed25519", "kid": ed.kid, "typ": "at+jwt"},
+        claims(virtual_clock),
         ed.key.private_key,
     )
     assert verifier.verify(also).alg == "Ed25519"
     rs = next(k for k in ring.keys() if k.alg == "RS256")
     # An RS256 key published for RS256 only: PS256 with it is refused.
     ps = craft(
-        {"alg": "PS256", "kid": rs.kid, "typ": "at+jwt"}, claims(virtual_clock),
+        {"alg": "PS256", "kid": rs.kid, "typ": "at+jwt"},
+        claims(virtual_clock),
         rs.key.private_key,
     )
     refused(verifier, ps, "algorithm_not_allowed")
@@ -115,9 +117,7 @@ def test_hmac_keyed_with_public_key(
         serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
     )
     h = b64url_encode(b'{"alg":"HS256","kid":"%s","typ":"at+jwt"}' % es_key.kid.encode())
-    p = b64url_encode(
-        __import__("json").dumps(claims(virtual_clock)).encode()
-    )
+    p = b64url_encode(__import__("json").dumps(claims(virtual_clock)).encode())
     mac = hmac.new(pem, f"{h}.{p}".encode(), hashlib.sha256).digest()
     refused(verifier, f"{h}.{p}.{b64url_encode(mac)}", "algorithm_not_allowed")
 
@@ -127,7 +127,10 @@ def test_hmac_keyed_with_public_key(
     [
         ("jku", "https://evil.example/jwks"),
         ("x5u", "https://evil.example/cert.pem"),
-        ("jwk", {"kty": "OKP", "crv": "Ed25519", "x": "11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"}),
+        (
+            "jwk",
+            {"kty": "OKP", "crv": "Ed25519", "x": "11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"},
+        ),
         ("x5c", ["MIIB"]),
     ],
 )
@@ -170,8 +173,11 @@ def test_duplicate_member_in_header(
     verifier: Verifier, es_key: Any, virtual_clock: VirtualClock
 ) -> None:
     text = f'{{"alg":"ES256","kid":"{es_key.kid}","typ":"at+jwt","alg":"ES256"}}'
-    refused(verifier, craft(text, claims(virtual_clock), es_key.key.private_key, "ES256"),
-            "duplicate_member")
+    refused(
+        verifier,
+        craft(text, claims(virtual_clock), es_key.key.private_key, "ES256"),
+        "duplicate_member",
+    )
 
 
 def test_duplicate_member_in_claims(
@@ -179,8 +185,7 @@ def test_duplicate_member_in_claims(
 ) -> None:
     body = __import__("json").dumps(claims(virtual_clock))
     duplicated = body[:-1] + ', "sub": "p-other"}'
-    refused(verifier, craft(header(es_key), duplicated, es_key.key.private_key),
-            "duplicate_member")
+    refused(verifier, craft(header(es_key), duplicated, es_key.key.private_key), "duplicate_member")
 
 
 def test_oversized(verifier: Verifier, es_key: Any, virtual_clock: VirtualClock) -> None:
@@ -217,14 +222,11 @@ def test_wrong_typ(issuer: Issuer, verifier: Verifier, person: Any) -> None:
 
 def test_missing_typ(verifier: Verifier, es_key: Any, virtual_clock: VirtualClock) -> None:
     no_typ = {"alg": "ES256", "kid": es_key.kid}
-    refused(verifier, craft(no_typ, claims(virtual_clock), es_key.key.private_key),
-            "invalid_type")
+    refused(verifier, craft(no_typ, claims(virtual_clock), es_key.key.private_key), "invalid_type")
 
 
 @pytest.mark.parametrize("iss", ["https://evil.example", ISSUER + "/", _DROP, 7])
-def test_issuer(
-    verifier: Verifier, es_key: Any, virtual_clock: VirtualClock, iss: Any
-) -> None:
+def test_issuer(verifier: Verifier, es_key: Any, virtual_clock: VirtualClock, iss: Any) -> None:
     token = craft(header(es_key), claims(virtual_clock, iss=iss), es_key.key.private_key)
     refused(verifier, token, "invalid_issuer")
 
@@ -274,7 +276,8 @@ def test_not_yet_valid(verifier: Verifier, es_key: Any, virtual_clock: VirtualCl
 def test_issued_in_future(verifier: Verifier, es_key: Any, virtual_clock: VirtualClock) -> None:
     now = int(virtual_clock.time())
     future = craft(
-        header(es_key), claims(virtual_clock, iat=now + 600, exp=now + 900),
+        header(es_key),
+        claims(virtual_clock, iat=now + 600, exp=now + 900),
         es_key.key.private_key,
     )
     refused(verifier, future, "issued_in_future")
@@ -333,7 +336,8 @@ def test_other_issuers_key_claiming_this_issuer(
     )
     assert verifier.verify(own).issuer == "https://sso.shandong.example"
     forged = craft(
-        {"alg": "EdDSA", "kid": kid, "typ": "at+jwt"}, claims(virtual_clock),
+        {"alg": "EdDSA", "kid": kid, "typ": "at+jwt"},
+        claims(virtual_clock),
         province_key.private_key,
     )
     refused(verifier, forged, "invalid_issuer")
@@ -359,8 +363,7 @@ def test_bad_signature_and_unknown_key(
     refused(verifier, f"{h}.{p}.{b64url_encode(b'x' * 63)}", "invalid_signature")
     unknown = craft(header(es_key, kid="nope"), claims(virtual_clock), es_key.key.private_key)
     refused(verifier, unknown, "unknown_key")
-    no_kid = craft({"alg": "ES256", "typ": "at+jwt"}, claims(virtual_clock),
-                   es_key.key.private_key)
+    no_kid = craft({"alg": "ES256", "typ": "at+jwt"}, claims(virtual_clock), es_key.key.private_key)
     refused(verifier, no_kid, "unknown_key")
 
 

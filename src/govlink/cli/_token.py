@@ -127,9 +127,7 @@ def register(
     issue.add_argument("--hall", help="staff hall region code")
     issue.add_argument("--role", action="append", help="staff role (repeatable)")
     issue.add_argument("--scope", help="space-separated scopes (default: the hall's)")
-    issue.add_argument(
-        "--alg", choices=(*SIGNING_ALGORITHMS, "Ed25519"), help="signing algorithm"
-    )
+    issue.add_argument("--alg", choices=(*SIGNING_ALGORITHMS, "Ed25519"), help="signing algorithm")
     issue.add_argument("--id-token", action="store_true", help="also print the ID token")
     issue.add_argument("--refresh", action="store_true", help="also issue a refresh token")
     issue.set_defaults(func=_issue)
