@@ -36,7 +36,8 @@ def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, Any, str]:
 def test_init_refuses_without_passphrase(home: Path, capsys: pytest.CaptureFixture[str]) -> None:
     code, _, err = run(capsys, "keys", "init", "--home", str(home))
     assert code == 2
-    assert "GOVLINK_KEY_PASSPHRASE" in err and "--dev" in err
+    assert "GOVLINK_KEY_PASSPHRASE" in err
+    assert "--dev" in err
 
 
 def test_dev_init_list_rotate_jwks(home: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -62,12 +63,14 @@ def test_dev_init_list_rotate_jwks(home: Path, capsys: pytest.CaptureFixture[str
     code, data, _ = run(capsys, "keys", "init", "--dev", "--home", str(home))
     assert code == 1  # already initialised
     code, data, _ = run(capsys, "keys", "rotate", "--alg", "ES256", "--json", "--home", str(home))
-    assert code == 0 and data["key"]["state"] == "next"
+    assert code == 0
+    assert data["key"]["state"] == "next"
     code, data, _ = run(capsys, "keys", "list", "--json", "--home", str(home))
     assert code == 0
     assert sorted(k["state"] for k in data["keys"]) == ["active", "active", "next"]
     code, data, _ = run(capsys, "keys", "jwks", "--json", "--home", str(home))
-    assert code == 0 and len(data["keys"]) == 3
+    assert code == 0
+    assert len(data["keys"]) == 3
     assert all("d" not in k for k in data["keys"])
 
 
@@ -76,12 +79,15 @@ def test_passphrase_from_environment(
 ) -> None:
     monkeypatch.setenv("GOVLINK_KEY_PASSPHRASE", "a real passphrase")
     code, data, err = run(capsys, "keys", "init", "--json", "--home", str(home))
-    assert code == 0 and data["development"] is False, err
+    assert code == 0, err
+    assert data["development"] is False
     assert not (home / "DEVELOPMENT-ONLY-key-passphrase").exists()
     monkeypatch.setenv("GOVLINK_KEY_PASSPHRASE", "the wrong one")
     code, _, err = run(capsys, "keys", "list", "--home", str(home))
-    assert code == 1 and "key_decryption_failed" in err
-    assert "the wrong one" not in err and "a real passphrase" not in err
+    assert code == 1
+    assert "key_decryption_failed" in err
+    assert "the wrong one" not in err
+    assert "a real passphrase" not in err
 
 
 def test_bad_arguments_exit_2(home: Path, capsys: pytest.CaptureFixture[str]) -> None:

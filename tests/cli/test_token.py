@@ -80,7 +80,8 @@ def test_issue_and_verify(dev_home: Path, capsys: pytest.CaptureFixture[str]) ->
         str(dev_home),
     )
     assert code == 0
-    assert out["valid"] is True and out["claims"]["acr"] == "4"
+    assert out["valid"] is True
+    assert out["claims"]["acr"] == "4"
     assert out["claims"]["masked_id"] == "1101**********002X"
     code, out, _ = run(
         capsys,
@@ -94,7 +95,8 @@ def test_issue_and_verify(dev_home: Path, capsys: pytest.CaptureFixture[str]) ->
         "--home",
         str(dev_home),
     )
-    assert code == 0 and "valid id token" in out
+    assert code == 0
+    assert "valid id token" in out
 
 
 def test_verify_refusals_exit_1(dev_home: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -102,7 +104,8 @@ def test_verify_refusals_exit_1(dev_home: Path, capsys: pytest.CaptureFixture[st
     code, out, _ = run(
         capsys, "token", "verify", token, "--audience", "370500", "--json", "--home", str(dev_home)
     )
-    assert code == 1 and out == {
+    assert code == 1
+    assert out == {
         "valid": False,
         "error": "invalid_audience",
         "detail": "aud does not name this hall",
@@ -110,11 +113,13 @@ def test_verify_refusals_exit_1(dev_home: Path, capsys: pytest.CaptureFixture[st
     code, _, err = run(
         capsys, "token", "verify", "garbage", "--audience", "370502", "--home", str(dev_home)
     )
-    assert code == 1 and "malformed_token" in err
+    assert code == 1
+    assert "malformed_token" in err
     code, _, err = run(
         capsys, "token", "verify", token, "--audience", "999999", "--home", str(dev_home)
     )
-    assert code == 1 and "unknown_hall" in err
+    assert code == 1
+    assert "unknown_hall" in err
 
 
 def test_issue_bad_input(dev_home: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -129,7 +134,9 @@ def test_issue_bad_input(dev_home: Path, capsys: pytest.CaptureFixture[str]) -> 
         "--home",
         str(dev_home),
     )
-    assert code == 1 and "check_character" in err and "110105194912310021" not in err
+    assert code == 1
+    assert "check_character" in err
+    assert "110105194912310021" not in err
     code, _, err = run(
         capsys,
         "token",
@@ -143,7 +150,8 @@ def test_issue_bad_input(dev_home: Path, capsys: pytest.CaptureFixture[str]) -> 
         "--home",
         str(dev_home),
     )
-    assert code == 2 and "--agent" in err
+    assert code == 2
+    assert "--agent" in err
     with pytest.raises(SystemExit) as info:
         main(["token", "issue", "--subject", ID])
     assert info.value.code == 2
@@ -178,7 +186,8 @@ def test_exchange(dev_home: Path, capsys: pytest.CaptureFixture[str]) -> None:
         "--home",
         str(dev_home),
     )
-    assert code == 0 and verified["claims"]["act"] == {"sub": "hall-370502"}
+    assert code == 0
+    assert verified["claims"]["act"] == {"sub": "hall-370502"}
     code, out, err = run(
         capsys,
         "token",
@@ -192,11 +201,13 @@ def test_exchange(dev_home: Path, capsys: pytest.CaptureFixture[str]) -> None:
         "--home",
         str(dev_home),
     )
-    assert code == 1 and out["error"]["error"] == "invalid_scope"
+    assert code == 1
+    assert out["error"]["error"] == "invalid_scope"
 
 
 def test_without_keys(home: Path, capsys: pytest.CaptureFixture[str]) -> None:
     code, _, err = run(
         capsys, "token", "verify", "a.b.c", "--audience", "370502", "--home", str(home)
     )
-    assert code == 2 and "passphrase" in err
+    assert code == 2
+    assert "passphrase" in err

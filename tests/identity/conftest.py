@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -58,8 +57,8 @@ def halls() -> HallRegistry:
 @pytest.fixture
 def issuer(
     ring: KeyRing, halls: HallRegistry, sqlite_store: Store, virtual_clock: VirtualClock
-) -> Iterator[Issuer]:
-    yield Issuer(issuer=ISSUER, keys=ring, halls=halls, store=sqlite_store, clock=virtual_clock)
+) -> Issuer:
+    return Issuer(issuer=ISSUER, keys=ring, halls=halls, store=sqlite_store, clock=virtual_clock)
 
 
 @pytest.fixture

@@ -4,7 +4,6 @@ introspection."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 
 import pytest
 from identity_helpers import ISSUER
@@ -32,10 +31,10 @@ CITY, COUNTY = "hall-370500", "hall-370502"
 
 
 @pytest.fixture
-def city_issuer(any_store: Store, virtual_clock: VirtualClock) -> Iterator[Issuer]:
+def city_issuer(any_store: Store, virtual_clock: VirtualClock) -> Issuer:
     ring = KeyRing(any_store, PassphraseProtector("pw"), clock=virtual_clock)
     ring.init(["ES256"])
-    yield Issuer(
+    return Issuer(
         issuer=ISSUER,
         keys=ring,
         halls=HallRegistry.demo_city(),
@@ -60,7 +59,8 @@ def test_sso_across_two_halls_and_single_logout(city_issuer: Issuer, person: Per
     county_claims = county_verifier.verify(at_county).claims
     assert city_claims["sub"] == county_claims["sub"]
     assert city_claims["sid"] == county_claims["sid"] == sign_in.session.sid
-    assert county_claims["acr"] == "4" and county_claims["amr"] == ["face"]
+    assert county_claims["acr"] == "4"
+    assert county_claims["amr"] == ["face"]
     assert city_claims["masked_id"] == "1101**********002X"
     assert "11010519491231002X" not in at_city + at_county
     assert city_issuer.session_clients(sign_in.session.sid) == [CITY, COUNTY]
@@ -177,9 +177,12 @@ def test_introspection(city_issuer: Issuer, person: Person, virtual_clock: Virtu
     tokens = city_issuer.sign_in(person, client=COUNTY, acr=3).tokens
     assert tokens.refresh_token is not None
     info = city_issuer.introspect(tokens.access_token)
-    assert info["active"] is True and info["aud"] == COUNTY and info["sid"] == tokens.session_id
+    assert info["active"] is True
+    assert info["aud"] == COUNTY
+    assert info["sid"] == tokens.session_id
     refresh = city_issuer.introspect(tokens.refresh_token)
-    assert refresh["active"] is True and refresh["client_id"] == COUNTY
+    assert refresh["active"] is True
+    assert refresh["client_id"] == COUNTY
     assert city_issuer.introspect("garbage") == {"active": False}
     assert city_issuer.introspect("glrt_unknown") == {"active": False}
     city_issuer.revoke_token(tokens.refresh_token)
@@ -198,7 +201,8 @@ def test_subjects_and_claims(
     assert claims["agent"] == {"masked_id": "1101**********002X"}
     staff = Staff("S-001", department="市场监管局", hall="370502", roles=("reviewer",))
     staff_claims = claims_of(city_issuer.sign_in(staff, client=COUNTY, acr=5).tokens.access_token)
-    assert staff_claims["roles"] == ["reviewer"] and staff_claims["subject_type"] == "staff"
+    assert staff_claims["roles"] == ["reviewer"]
+    assert staff_claims["subject_type"] == "staff"
     # sub is stable across sign-ins and differs between subjects.
     again = claims_of(city_issuer.sign_in(person, client=COUNTY, acr=3).tokens.access_token)
     once = claims_of(city_issuer.sign_in(person, client=COUNTY, acr=3).tokens.access_token)
@@ -206,7 +210,8 @@ def test_subjects_and_claims(
     with pytest.raises(ValidationError) as info:
         city_issuer.sign_in(person, client=COUNTY, acr=7)
     assert info.value.field == "acr"
-    assert "1101" in repr(person) and "11010519491231002X" not in repr(person)
+    assert "1101" in repr(person)
+    assert "11010519491231002X" not in repr(person)
 
 
 def test_pairwise_subjects(
@@ -237,7 +242,8 @@ def test_scope_narrowing_and_id_token(city_issuer: Issuer, person: Person) -> No
     assert tokens.scope == "cases:read openid"
     assert tokens.id_token is not None
     id_claims = city_issuer.verifier(COUNTY).verify(tokens.id_token, kind="id").claims
-    assert id_claims["nonce"] == "n-1" and id_claims["azp"] == COUNTY
+    assert id_claims["nonce"] == "n-1"
+    assert id_claims["azp"] == COUNTY
     no_openid = city_issuer.sign_in(person, client=COUNTY, acr=3, scope="cases:read").tokens
     assert no_openid.id_token is None
     assert set(tokens.to_dict()) >= {"access_token", "token_type", "expires_in", "id_token"}

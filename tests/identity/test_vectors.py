@@ -31,7 +31,8 @@ def test_rfc8037_ed25519_vector(case: dict[str, Any]) -> None:
     public = {k: v for k, v in case["key"].items() if k != "d"}
     prepared = VerificationKey.from_jwk({**public, "kid": case["thumbprint"]})
     h, p, s = case["compact"].split(".")
-    assert h == case["protected_b64"] and p == case["payload_b64"]
+    assert h == case["protected_b64"]
+    assert p == case["payload_b64"]
     for alg in ("EdDSA", "Ed25519"):
         assert prepared.verifiers[alg](f"{h}.{p}".encode(), b64url_decode(s))
     tampered = b64url_decode(s)[:-1] + bytes([b64url_decode(s)[-1] ^ 1])

@@ -99,7 +99,8 @@ def test_store_replay_guard(any_store: Store, virtual_clock: VirtualClock) -> No
 def test_memory_replay_guard_full_refuses(virtual_clock: VirtualClock) -> None:
     guard = MemoryReplayGuard(virtual_clock, max_entries=2)
     now = virtual_clock.time()
-    assert guard.first_use("i", "a", now + 10) and guard.first_use("i", "b", now + 10)
+    assert guard.first_use("i", "a", now + 10)
+    assert guard.first_use("i", "b", now + 10)
     assert not guard.first_use("i", "c", now + 10)  # cannot prove freshness: refuse
     virtual_clock.advance(11)
     assert guard.first_use("i", "c", now + 30)  # expired entries were forgotten
@@ -109,7 +110,8 @@ def test_what_the_caller_sees() -> None:
     error = TokenRevoked("session 123 logged out")
     assert error.code == "token_revoked"
     header = error.www_authenticate(realm="hall-370502")
-    assert "session" not in header and "revoked" not in header
+    assert "session" not in header
+    assert "revoked" not in header
     assert header.endswith('error="invalid_token", error_description="invalid token"')
     assert error.to_dict()["detail"] == "session 123 logged out"
 

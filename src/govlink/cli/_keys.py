@@ -52,7 +52,7 @@ def _rotate(ctx: CliContext) -> int:
 def _list(ctx: CliContext) -> int:
     city = _open(ctx)
     now = ctx.clock.time()
-    rows = [k.describe(now) for k in city.keys.keys()]  # noqa: SIM118 - KeyRing.keys()
+    rows = [k.describe(now) for k in city.keys.list_keys()]
     human = "\n".join(f"{r['kid']}  {r['alg']:<6} {r['state']}" for r in rows) or "no keys"
     ctx.emit({"keys": rows}, human)
     return 0

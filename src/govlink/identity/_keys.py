@@ -325,7 +325,7 @@ class KeyRing:
 
     # -- queries -----------------------------------------------------------------------------
 
-    def keys(self) -> list[SigningKey]:
+    def list_keys(self) -> list[SigningKey]:
         """Every key, oldest activation first."""
         with self._lock:
             return sorted(self._keys.values(), key=lambda k: (k.activate_at, k.kid))
@@ -350,7 +350,7 @@ class KeyRing:
         now = self.clock.time()
         wanted = normalise_alg(alg) if alg else None
         best: SigningKey | None = None
-        for key in self.keys():
+        for key in self.list_keys():
             if key.state(now) is not KeyState.ACTIVE or (wanted and key.alg != wanted):
                 continue
             if (
@@ -372,7 +372,7 @@ class KeyRing:
         now = self.clock.time()
         return [
             k
-            for k in self.keys()
+            for k in self.list_keys()
             if k.state(now) in (KeyState.NEXT, KeyState.ACTIVE, KeyState.RETIRING)
         ]
 
