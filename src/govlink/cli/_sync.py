@@ -25,7 +25,7 @@ from rich.markup import escape
 
 from .._errors import ConfigError, FieldProblem, ValidationError
 from ..domain import parse_case_event
-from ..sync import CASE_EVENT, Dispatcher, NewEntry, Outbox, load_adapter, mask_text
+from ..sync import CASE_EVENT, CATALOG_ITEM, Dispatcher, NewEntry, Outbox, load_adapter, mask_text
 from ._context import CliContext
 
 __all__ = ["JsonLogFormatter", "read_event_records", "register"]
@@ -219,6 +219,7 @@ def run_sync_run(ctx: CliContext) -> int:
     dispatcher = Dispatcher(
         outbox,
         adapter,
+        kinds=(CATALOG_ITEM, CASE_EVENT),  # catalog changes (govlink sync catalog) too
         concurrency=args.concurrency,
         batch_size=args.batch_size,
         rate_limit=args.rate_limit,

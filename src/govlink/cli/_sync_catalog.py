@@ -20,13 +20,16 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from rich.markup import escape
+
 from .._errors import ConfigError, FieldProblem, ValidationError
 from ..domain import Item, parse_item
-from ..sync import CatalogSync, load_adapter
-from ..sync._outbox import Outbox
+from ..sync import CatalogSync, Outbox, load_adapter
 from ._context import CliContext
 
 __all__ = ["read_catalog_file", "register"]
+
+_SHOWN = 20  # problems listed in the human output; --json lists them all
 
 
 def _records(path: Path) -> Iterator[tuple[int, Any]]:
@@ -151,7 +154,9 @@ def run_sync_catalog(ctx: CliContext) -> int:
     lines = [
         f"catalog {path.name}: {len(items)} valid item(s), {len(problems)} problem(s)",
     ]
-    lines.extend(f"  [red]✗[/red] {p.field}: {p.message} [{p.rule}]" for p in problems)
+    lines.extend(f"  ✗ {p.field}: {p.message} [{p.rule}]" for p in problems[:_SHOWN])
+    if len(problems) > _SHOWN:
+        lines.append(f"  ... and {len(problems) - _SHOWN} more (use --json for all)")
     changes = ", ".join(f"{kind} {n}" for kind, n in report.by_change.items()) or "none"
     lines.append(
         f"enqueued {len(report.changes)} change(s) ({changes}); {report.unchanged} unchanged"
@@ -170,7 +175,7 @@ def run_sync_catalog(ctx: CliContext) -> int:
                 + ", ".join(reconciled.gone_locally)
             )
     lines.append("deliver with: govlink sync run --until-empty")
-    ctx.emit(data, "\n".join(lines))
+    ctx.emit(data, escape("\n".join(lines)))
     return 1 if problems else 0
 
 
