@@ -21,7 +21,7 @@ The foundation defines the trunk; each subsystem grows its own branch next to it
     └── SyncError                     (govlink.sync)
 
 Personal data never appears in a message: callers pass masked values (see
-``govlink.domain.mask``).
+``govlink.domain.mask_personal``).
 """
 
 from __future__ import annotations
