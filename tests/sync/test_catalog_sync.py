@@ -23,7 +23,7 @@ from test_adapter_contract_support import aio as aio  # the fixture, used by nam
 
 from govlink import VirtualClock
 from govlink.domain import CatalogChange, Item, ItemState
-from govlink.store import SQLiteStore
+from govlink.store import SQLiteStore, Store
 from govlink.sync import CATALOG_ITEM, CatalogSync, ProvinceAdapter, fetch_catalog_digest
 from govlink.sync._outbox import Outbox
 from govlink.testing import MockProvince
@@ -309,3 +309,25 @@ def test_reconcile_retries_a_transient_digest_failure(
     report = aio.run(sync.reconcile(list(sample_items()[:3]), adapter))
     assert len(report.resent) == 3
     assert [e.status for e in province.journal][-3:] == [500, 500, 200]
+
+
+def test_catalog_sync_on_every_store(
+    aio: AsyncSession, any_store: Store, virtual_clock: VirtualClock
+) -> None:
+    province = make_province(virtual_clock)
+    adapter = aio.adapter("reference", province)
+    sync = CatalogSync(Outbox(any_store, clock=virtual_clock), clock=virtual_clock)
+    items = list(sample_items()[:10])
+    sync.push(items)
+    aio.run(drain_with_outbox(sync.outbox, adapter, CATALOG_ITEM, virtual_clock))
+    assert sync.pending() == []
+    new_items, expected = changed(items)
+    report = sync.push(new_items)
+    assert {c.implementation_code: c.change for c in report.changes} == expected
+    assert sorted(sync.pending()) == sorted(expected)
+    aio.run(drain_with_outbox(sync.outbox, adapter, CATALOG_ITEM, virtual_clock))
+    assert sync.acknowledged_hashes() == {
+        i.implementation_code: i.content_hash() for i in new_items
+    }
+    reconciled = aio.run(sync.reconcile(new_items, adapter))
+    assert (reconciled.matching, reconciled.resent) == (11, ())
