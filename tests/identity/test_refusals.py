@@ -375,3 +375,30 @@ def test_retired_key_is_unknown(
     assert ring.get(es_key.kid).state(virtual_clock.time()) is KeyState.RETIRED
     token = craft(header(es_key), claims(virtual_clock), es_key.key.private_key)
     refused(issuer.verifier(AUD), token, "unknown_key")
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        '{{"iss":"{iss}","sub":"p","aud":"{aud}","iat":{now},"exp":Infinity,"jti":"j"}}',
+        '{{"iss":"{iss}","sub":"p","aud":"{aud}","iat":{now},"exp":NaN,"jti":"j"}}',
+        '{{"iss":"{iss}","sub":"p","aud":"{aud}","iat":{now},"exp":1{zeros},"jti":"j"}}',
+        '{{"iss":"{iss}","sub":"p","aud":"{aud}","iat":{now},"exp":{exp},"jti":"j","x":{deep}}}',
+    ],
+    ids=["infinity", "nan", "huge-exp", "deep-nesting"],
+)
+def test_hostile_json(
+    verifier: Verifier, es_key: Any, virtual_clock: VirtualClock, body: str
+) -> None:
+    now = int(virtual_clock.time())
+    text = body.format(
+        iss=ISSUER,
+        aud=AUD,
+        now=now,
+        exp=now + 60,
+        zeros="0" * 400,
+        deep="[" * 2400 + "]" * 2400,
+    )
+    with pytest.raises(InvalidToken) as info:
+        verifier.verify(craft(header(es_key), text, es_key.key.private_key))
+    assert info.value.code in {"malformed_token", "invalid_claim"}

@@ -92,7 +92,7 @@ def _exchange(ctx: CliContext) -> int:
     client = ctx.args.client
     if client is None:
         # The presenting hall defaults to the token's own audience.
-        client = city.issuer._peek_audience(token)
+        client = city.issuer.claimed_audience(token)
     # The bundled policy: any hall may exchange a city token for any other hall of the
     # same session, scopes narrowed (a deployment supplies its own policy in code).
     exchange = TokenExchange(

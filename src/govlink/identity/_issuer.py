@@ -613,15 +613,18 @@ class Issuer:
     def _verify_any(self, token: str, kind: str = "access") -> VerifiedToken | None:
         verifier = Verifier([self.trusted()], clock=self.clock, cache_size=0)
         try:
-            aud = self._peek_audience(token)
+            aud = self.claimed_audience(token)
             return verifier.verify(token, audience=aud, kind=kind)
         except (InvalidToken, IdentityError):
             return None
 
     @staticmethod
-    def _peek_audience(token: str) -> str:
-        # The audience to verify against when the token itself says which hall it is for;
-        # the signature and every other check still apply.
+    def claimed_audience(token: str) -> str:
+        """The (first) audience a token claims, unverified; ``"-"`` when it names none.
+
+        Used to pick the audience to verify against when the token itself says which hall it
+        is for (introspection, revocation); the signature and every other check still apply.
+        """
         from ._jose import b64url_decode, loads_strict
 
         parts = token.split(".")

@@ -103,7 +103,13 @@ def _pairs_no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return result
 
 
-_DECODER = json.JSONDecoder(object_pairs_hook=_pairs_no_duplicates)
+def _no_constants(name: str) -> Any:
+    # NaN and Infinity are not JSON (RFC 8259); Python accepts them by default, and an
+    # ``exp`` of Infinity would never expire.
+    raise ValueError(f"{name} is not JSON")
+
+
+_DECODER = json.JSONDecoder(object_pairs_hook=_pairs_no_duplicates, parse_constant=_no_constants)
 
 
 def loads_strict(data: bytes | str, what: str = "JSON") -> Any:
@@ -116,7 +122,7 @@ def loads_strict(data: bytes | str, what: str = "JSON") -> Any:
     try:
         text = data.decode("utf-8") if isinstance(data, bytes) else data
         return _DECODER.decode(text)
-    except (UnicodeDecodeError, ValueError) as exc:
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
         if isinstance(exc, DuplicateMember):
             raise
         raise MalformedToken(f"{what} is not valid UTF-8 JSON") from None

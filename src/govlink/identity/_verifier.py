@@ -21,6 +21,7 @@ expiry or a revocation.
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -75,6 +76,9 @@ _ALLOWED: Final = frozenset(ALGORITHMS)
 # Optional claims whose type is checked when present (claims of the wrong type are refused).
 _STRING_CLAIMS: Final = ("jti", "scope", "acr", "sid", "client_id", "azp", "nonce")
 _NUMBER = (int, float)
+#: NumericDate claims beyond this (year 2286) are refused: no real token needs them, and huge
+#: integers would not convert to float.
+_MAX_TIME: Final = 10_000_000_000
 
 
 @runtime_checkable
@@ -458,17 +462,21 @@ class Verifier:
         exp = claims.get("exp")
         if type(exp) not in _NUMBER:
             raise InvalidClaim("exp", "required number" if exp is None else "must be a number")
+        if not 0 <= exp < _MAX_TIME:  # type: ignore[operator]  # checked numeric above
+            raise InvalidClaim("exp", "out of range")
         if now >= exp + leeway:  # type: ignore[operator]  # checked numeric above
             raise TokenExpired("exp has passed")
         iat = claims.get("iat")
         if type(iat) not in _NUMBER:
             raise InvalidClaim("iat", "required number" if iat is None else "must be a number")
+        if not 0 <= iat < _MAX_TIME:  # type: ignore[operator]  # checked numeric above
+            raise InvalidClaim("iat", "out of range")
         if iat > now + leeway:  # type: ignore[operator]  # checked numeric above
             raise IssuedInFuture("iat lies in the future")
         nbf = claims.get("nbf")
         if nbf is not None:
-            if type(nbf) not in _NUMBER:
-                raise InvalidClaim("nbf", "must be a number")
+            if type(nbf) not in _NUMBER or not 0 <= nbf < _MAX_TIME:
+                raise InvalidClaim("nbf", "must be a number in range")
             if nbf > now + leeway:
                 raise TokenNotYetValid("nbf lies in the future")
         sub = claims.get("sub")
@@ -531,8 +539,10 @@ class Verifier:
         if self.cache_size > 0 and not (once or trusted.one_time):
             cache = self._cache
             if len(cache) >= self.cache_size:
-                # Drop the oldest entry (dicts keep insertion order): cheap, bounded.
-                cache.pop(next(iter(cache)), None)
+                # Drop the oldest entry (dicts keep insertion order): cheap, bounded. Another
+                # thread may change the dict meanwhile; then it is simply tried next time.
+                with contextlib.suppress(RuntimeError, StopIteration):
+                    cache.pop(next(iter(cache)), None)
             cache[token] = (result, trusted, epoch)
         return result
 
