@@ -36,6 +36,7 @@ from ._errors import (
     KeyDecryptionFailed,
     KeyRingError,
     MalformedToken,
+    MissingToken,
     NoSigningKey,
     OAuthError,
     RefreshTokenError,
@@ -58,6 +59,7 @@ from ._exchange import (
     ProvincialMapping,
     TokenExchange,
 )
+from ._hall import HallAuthMiddleware, authenticate, bearer_token
 from ._halls import Client, HallRegistry
 from ._issuer import Issuer, LogoutNotice, Session, SignIn, TokenPolicy, TokenSet
 from ._jose import VerificationKey, b64url_decode, b64url_encode, loads_strict
@@ -106,6 +108,7 @@ __all__ = [
     "ExchangeError",
     "ExchangePolicy",
     "ExchangeRule",
+    "HallAuthMiddleware",
     "HallRegistry",
     "IdentityError",
     "InvalidAudience",
@@ -128,6 +131,7 @@ __all__ = [
     "LogoutNotice",
     "MalformedToken",
     "MemoryReplayGuard",
+    "MissingToken",
     "NoSigningKey",
     "OAuthError",
     "PassphraseProtector",
@@ -162,8 +166,10 @@ __all__ = [
     "VerificationKey",
     "VerifiedToken",
     "Verifier",
+    "authenticate",
     "b64url_decode",
     "b64url_encode",
+    "bearer_token",
     "key_protector",
     "loads_strict",
     "open_city_identity",

@@ -5,6 +5,7 @@
     GovlinkError
     └── IdentityError                 identity_error
         ├── InvalidToken              invalid_token       (what an unauthenticated caller sees)
+        │   ├── MissingToken          missing_token       (no credentials: RFC 6750 §3.1)
         │   ├── MalformedToken        malformed_token
         │   ├── TokenTooLarge         token_too_large
         │   ├── DuplicateMember       duplicate_member
@@ -63,6 +64,7 @@ __all__ = [
     "KeyDecryptionFailed",
     "KeyRingError",
     "MalformedToken",
+    "MissingToken",
     "NoSigningKey",
     "OAuthError",
     "RefreshTokenError",
@@ -105,6 +107,15 @@ class InvalidToken(IdentityError):
 
     def to_dict(self) -> dict[str, Any]:
         return {"code": self.code, "message": self.message, "detail": self.detail}
+
+
+class MissingToken(InvalidToken):
+    """No bearer token in the request. Per RFC 6750 §3.1 the challenge carries no error code."""
+
+    code = "missing_token"
+
+    def www_authenticate(self, realm: str | None = None) -> str:
+        return f'Bearer realm="{realm}"' if realm else "Bearer"
 
 
 class MalformedToken(InvalidToken):
