@@ -184,7 +184,7 @@ def test_every_transition_against_independent_expectation(
             lifecycle.advance("C1", next_sequence, to)
         error = caught.value
         assert isinstance(error, TransitionError)
-        assert error.code == "illegal_transition"
+        assert error.code == "illegal_case_transition"
         assert error.rule == expected
         assert error.field == "status"
         assert (error.case_number, error.from_status, error.to_status) == ("C1", previous, to)
@@ -262,7 +262,7 @@ def test_apply_parsed_events_and_to_dict() -> None:
     with pytest.raises(CaseTransitionError) as caught:
         lifecycle.apply_all(events)
     data = caught.value.to_dict()
-    assert data["code"] == "illegal_transition"
+    assert data["code"] == "illegal_case_transition"
     assert data["from_status"] == "received"
     assert data["to_status"] == "processing"
     assert data["problems"][0]["rule"] == "processing_before_acceptance"

@@ -315,11 +315,14 @@ _RULE_TEXT: Final[Mapping[str, str]] = {
 
 
 class CaseTransitionError(TransitionError):
-    """A status event the case's state machine refuses (code ``illegal_transition``).
+    """A status event the case's state machine refuses (code ``illegal_case_transition``).
 
-    Attributes name the refused move: ``case_number``, ``from_status`` (``None`` before the
-    first event), ``to_status``, ``sequence``, ``expected_sequence`` and the ``rule``.
+    A :class:`govlink.TransitionError` (catch that for any refused transition); attributes
+    name the refused move: ``case_number``, ``from_status`` (``None`` before the first event),
+    ``to_status``, ``sequence``, ``expected_sequence`` and the ``rule``.
     """
+
+    code = "illegal_case_transition"
 
     def __init__(
         self,
