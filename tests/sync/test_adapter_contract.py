@@ -571,3 +571,60 @@ def test_gateway_bad_configuration_is_a_config_error(
         aio.adapter("gateway", province, sm4_key="short")
     with pytest.raises(ConfigError, match="status_codes"):
         aio.adapter("gateway", province, status_codes={"approved": 3})
+
+
+# --- settings from the environment ------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("adapter_name", "variable"),
+    [("reference", "GOVLINK_REFERENCE_CLIENT_SECRET"), ("gateway", "GOVLINK_GATEWAY_APP_SECRET")],
+)
+def test_credentials_come_from_the_environment(
+    aio: AsyncSession,
+    virtual_clock: VirtualClock,
+    monkeypatch: pytest.MonkeyPatch,
+    adapter_name: str,
+    variable: str,
+) -> None:
+    province = make_province(virtual_clock)
+    monkeypatch.setenv(variable, "from-the-environment")
+    adapter = aio.adapter(adapter_name, province)
+    assert "from-the-environment" not in repr(adapter)
+    with pytest.raises(PlatformAuthError):
+        aio.run(exchange(adapter, CASE_EVENT, [event_delivery(sample_events()[0])]))
+    explicit = aio.adapter(adapter_name, province, **{variable.split("_", 2)[2].lower(): None})
+    assert explicit.name == adapter_name  # None means "from settings", never an error
+
+
+def test_gateway_settings_select_sm3_and_sm4(
+    aio: AsyncSession, virtual_clock: VirtualClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    province = make_province(virtual_clock, sign_method=gw.SignMethod.HMAC_SM3, sm4_key=SM4_KEY)
+    monkeypatch.setenv("GOVLINK_GATEWAY_SIGN_METHOD", "HMAC-SM3")
+    monkeypatch.setenv("GOVLINK_GATEWAY_SM4_KEY", SM4_KEY)
+    adapter = aio.adapter("gateway", province)
+    assert isinstance(adapter, GatewayAdapter)
+    assert SM4_KEY not in repr(adapter)
+    event = next(e for e in sample_events() if e.handler)
+    (result,) = aio.run(exchange(adapter, CASE_EVENT, [event_delivery(event)]))
+    assert result.outcome is Outcome.APPLIED
+
+
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [("GOVLINK_GATEWAY_SM4_MODE", "ECB"), ("GOVLINK_REFERENCE_TIMEOUT", "soon")],
+)
+def test_unreadable_settings_are_config_errors(
+    aio: AsyncSession,
+    virtual_clock: VirtualClock,
+    monkeypatch: pytest.MonkeyPatch,
+    variable: str,
+    value: str,
+) -> None:
+    from govlink import ConfigError
+
+    monkeypatch.setenv(variable, value)
+    name = variable.split("_")[1].lower()
+    with pytest.raises(ConfigError, match=variable):
+        aio.adapter(name, make_province(virtual_clock))

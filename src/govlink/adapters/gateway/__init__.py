@@ -7,6 +7,6 @@ tables, SM4 field encryption), shared by the client adapter and by the mock prov
 from __future__ import annotations
 
 from . import wire
-from .adapter import GatewayAdapter
+from .adapter import GatewayAdapter, GatewaySettings
 
-__all__ = ["GatewayAdapter", "wire"]
+__all__ = ["GatewayAdapter", "GatewaySettings", "wire"]

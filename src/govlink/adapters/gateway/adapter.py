@@ -28,6 +28,7 @@ from typing import Any, Final, Literal
 
 from pydantic import SecretStr
 from pydantic import ValidationError as PydanticValidationError
+from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from ..._clock import Clock, system_clock
 from ..._errors import ConfigError, ValidationError
@@ -48,10 +49,10 @@ from ...sync import (
     classify_status,
 )
 from ...sync._masking import mask_text
-from ..reference.adapter import element_result, unknown_kind, unreadable
+from ..reference.adapter import element_result, load_adapter_settings, unknown_kind, unreadable
 from . import wire
 
-__all__ = ["GatewayAdapter"]
+__all__ = ["GatewayAdapter", "GatewaySettings"]
 
 CATALOG_ENDPOINT: Final = "catalog"
 CASES_ENDPOINT: Final = "cases"
@@ -63,6 +64,26 @@ def _secret(value: str | SecretStr | None) -> str | None:
     if value is None:
         return None
     return value.get_secret_value() if isinstance(value, SecretStr) else value
+
+
+class GatewaySettings(BaseSettings):
+    """The gateway adapter's settings: ``GOVLINK_GATEWAY_<FIELD>`` environment variables.
+
+    Used for every option the code constructing the adapter does not pass; without them the
+    adapter uses the mock province's development app. ``app_secret`` and ``sm4_key`` are
+    :class:`pydantic.SecretStr`: never printed, logged or shown in a ``repr``.
+    """
+
+    model_config = SettingsConfigDict(env_prefix="GOVLINK_GATEWAY_", extra="ignore", frozen=True)
+
+    app_id: str = wire.DEMO_APP_ID
+    app_secret: SecretStr = SecretStr(wire.DEMO_APP_SECRET)
+    sign_method: str = wire.SignMethod.HMAC_SHA256.value
+    success_code: str = wire.DEFAULT_SUCCESS_CODE
+    sm4_key: SecretStr | None = None
+    sm4_mode: Literal["GCM", "CBC"] = "GCM"
+    timeout: float = 30.0
+    requests_per_second: float | None = None
 
 
 def _new_nonce() -> str:
@@ -92,10 +113,12 @@ class GatewayAdapter:
     ``encrypted_event_fields``; ``status_codes`` (the platform's numbering of case statuses,
     ``{status value: code}`` overrides of DOMAIN.md §5); ``timeout``; ``requests_per_second``;
     ``page_size``; ``nonce_factory`` (a callable returning nonces; tests use it to replay one).
+    Options not given come from :class:`GatewaySettings` (``GOVLINK_GATEWAY_*``).
 
     Raises:
         ConfigError: an unknown sign method or status, an SM4 key that is not 32 hex
-            characters, or two statuses sharing a code.
+            characters, two statuses sharing a code, or a ``GOVLINK_GATEWAY_*`` variable that
+            does not parse.
     """
 
     name = "gateway"
@@ -112,19 +135,29 @@ class GatewayAdapter:
         base_url: str,
         clock: Clock = system_clock,
         transport: httpx.AsyncBaseTransport | None = None,
-        app_id: str = wire.DEMO_APP_ID,
-        app_secret: str | SecretStr = wire.DEMO_APP_SECRET,
-        sign_method: str = wire.SignMethod.HMAC_SHA256.value,
-        success_code: str = wire.DEFAULT_SUCCESS_CODE,
+        app_id: str | None = None,
+        app_secret: str | SecretStr | None = None,
+        sign_method: str | None = None,
+        success_code: str | None = None,
         sm4_key: str | SecretStr | None = None,
-        sm4_mode: Literal["GCM", "CBC"] = "GCM",
+        sm4_mode: Literal["GCM", "CBC"] | None = None,
         encrypted_event_fields: Sequence[str] = wire.DEFAULT_ENCRYPTED_EVENT_FIELDS,
         status_codes: Mapping[str, int] | None = None,
-        timeout: float = 30.0,
+        timeout: float | None = None,
         requests_per_second: float | None = None,
         page_size: int = 1000,
         nonce_factory: Callable[[], str] | None = None,
     ) -> None:
+        settings = load_adapter_settings(GatewaySettings)
+        app_id = app_id if app_id is not None else settings.app_id
+        app_secret = app_secret if app_secret is not None else settings.app_secret
+        sign_method = sign_method if sign_method is not None else settings.sign_method
+        success_code = success_code if success_code is not None else settings.success_code
+        sm4_key = sm4_key if sm4_key is not None else settings.sm4_key
+        sm4_mode = sm4_mode if sm4_mode is not None else settings.sm4_mode
+        timeout = timeout if timeout is not None else settings.timeout
+        if requests_per_second is None:
+            requests_per_second = settings.requests_per_second
         try:
             method = wire.SignMethod(sign_method)
         except ValueError:

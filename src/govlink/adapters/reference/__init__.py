@@ -7,6 +7,6 @@ models), shared by the client adapter and by the mock province.
 from __future__ import annotations
 
 from . import wire
-from .adapter import ReferenceAdapter
+from .adapter import ReferenceAdapter, ReferenceSettings
 
-__all__ = ["ReferenceAdapter", "wire"]
+__all__ = ["ReferenceAdapter", "ReferenceSettings", "wire"]

@@ -29,13 +29,14 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any, Final
+from typing import Any, Final, TypeVar
 
 from pydantic import SecretStr
 from pydantic import ValidationError as PydanticValidationError
+from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from ..._clock import Clock, system_clock
-from ..._errors import ValidationError
+from ..._errors import ConfigError, ValidationError
 from ..._http import AsyncOAuth2Client, httpx
 from ...sync import (
     CASE_EVENT,
@@ -55,7 +56,14 @@ from ...sync import (
 from ...sync._masking import mask_text
 from . import wire
 
-__all__ = ["ReferenceAdapter", "element_result", "unknown_kind", "unreadable"]
+__all__ = [
+    "ReferenceAdapter",
+    "ReferenceSettings",
+    "element_result",
+    "load_adapter_settings",
+    "unknown_kind",
+    "unreadable",
+]
 
 #: Endpoint names (one retry budget and circuit breaker each).
 CATALOG_ENDPOINT: Final = "catalog"
@@ -159,6 +167,41 @@ def _secret(value: str | SecretStr) -> str:
     return value.get_secret_value() if isinstance(value, SecretStr) else value
 
 
+_S = TypeVar("_S", bound=BaseSettings)
+
+
+def load_adapter_settings(cls: type[_S]) -> _S:
+    """Read an adapter's settings from the environment.
+
+    Raises:
+        ConfigError: a variable that does not parse, naming it.
+    """
+    try:
+        return cls()
+    except PydanticValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"]) or "settings"
+        prefix = str(cls.model_config.get("env_prefix", ""))
+        raise ConfigError(f"setting {prefix}{where.upper()}: {first['msg']}") from None
+
+
+class ReferenceSettings(BaseSettings):
+    """The reference adapter's settings: ``GOVLINK_REFERENCE_<FIELD>`` environment variables.
+
+    Used for every option the code constructing the adapter does not pass; without them the
+    adapter uses the mock province's development credentials. The secret is a
+    :class:`pydantic.SecretStr`: never printed, logged or shown in a ``repr``.
+    """
+
+    model_config = SettingsConfigDict(env_prefix="GOVLINK_REFERENCE_", extra="ignore", frozen=True)
+
+    client_id: str = wire.DEMO_CLIENT_ID
+    client_secret: SecretStr = SecretStr(wire.DEMO_CLIENT_SECRET)
+    scope: str | None = None
+    timeout: float = 30.0
+    requests_per_second: float | None = None
+
+
 class ReferenceAdapter:
     """The ``reference`` provincial API (see :mod:`govlink.adapters.reference.wire`).
 
@@ -166,11 +209,12 @@ class ReferenceAdapter:
     ``httpx.AsyncBaseTransport``, e.g. the mock province in-process); ``client_id`` and
     ``client_secret`` (a :class:`pydantic.SecretStr` or text; never logged or shown in
     ``repr``); ``scope``; ``timeout`` in seconds; ``requests_per_second`` (the platform's quota
-    for this client, honoured by the dispatcher); ``page_size`` of digest pages.
+    for this client, honoured by the dispatcher); ``page_size`` of digest pages. Options not
+    given come from :class:`ReferenceSettings` (``GOVLINK_REFERENCE_*``).
 
     Raises:
-        ConfigError: never at construction; credentials are checked by the platform on first
-            use (:class:`~govlink.sync.PlatformAuthError` when refused).
+        ConfigError: a ``GOVLINK_REFERENCE_*`` variable that does not parse. Credentials are
+            checked by the platform on first use (:class:`~govlink.sync.PlatformAuthError`).
     """
 
     name = "reference"
@@ -187,13 +231,20 @@ class ReferenceAdapter:
         base_url: str,
         clock: Clock = system_clock,
         transport: httpx.AsyncBaseTransport | None = None,
-        client_id: str = wire.DEMO_CLIENT_ID,
-        client_secret: str | SecretStr = wire.DEMO_CLIENT_SECRET,
+        client_id: str | None = None,
+        client_secret: str | SecretStr | None = None,
         scope: str | None = None,
-        timeout: float = 30.0,
+        timeout: float | None = None,
         requests_per_second: float | None = None,
         page_size: int = wire.DEFAULT_PAGE_SIZE,
     ) -> None:
+        settings = load_adapter_settings(ReferenceSettings)
+        client_id = client_id if client_id is not None else settings.client_id
+        client_secret = client_secret if client_secret is not None else settings.client_secret
+        scope = scope if scope is not None else settings.scope
+        timeout = timeout if timeout is not None else settings.timeout
+        if requests_per_second is None:
+            requests_per_second = settings.requests_per_second
         self.base_url = base_url.rstrip("/")
         self.clock = clock
         self.requests_per_second = requests_per_second
