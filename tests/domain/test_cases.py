@@ -238,6 +238,18 @@ def test_sequence_is_checked_before_status() -> None:
     assert caught.value.rule == "sequence_repeat"
 
 
+def test_lifecycle_accepts_raw_status_strings() -> None:
+    lifecycle = CaseLifecycle()
+    lifecycle.advance("A", 1, "received")  # type: ignore[arg-type]  # raw data, on purpose
+    assert lifecycle.status("A") is S.RECEIVED
+    with pytest.raises(CaseTransitionError) as caught:
+        lifecycle.advance("A", 2, "processing")  # type: ignore[arg-type]  # raw data
+    assert caught.value.to_status is S.PROCESSING
+    with pytest.raises(ValidationError) as unknown:
+        lifecycle.advance("A", 2, "finished")  # type: ignore[arg-type]  # raw data
+    assert (unknown.value.field, unknown.value.rule) == ("status", "choice")
+
+
 def test_lifecycle_keeps_cases_apart_and_forgets() -> None:
     lifecycle = CaseLifecycle()
     lifecycle.advance("A", 1, S.RECEIVED)

@@ -393,6 +393,16 @@ def check_transition(
         )
 
 
+def _as_status(value: object) -> CaseStatus:
+    # Callers with raw data may pass "approved" instead of CaseStatus.APPROVED.
+    try:
+        return CaseStatus(str(value))
+    except ValueError:
+        raise ValidationError(
+            f"{value!r} is not a case status", field="status", rule="choice"
+        ) from None
+
+
 class CaseLifecycle:
     """The state machine over many cases: last status and sequence per case number.
 
@@ -411,7 +421,10 @@ class CaseLifecycle:
 
         Raises:
             CaseTransitionError: the event breaks a rule (see :func:`check_transition`).
+            ValidationError: ``status`` is not a :class:`CaseStatus` value (rule ``choice``).
         """
+        if status.__class__ is not CaseStatus:
+            status = _as_status(status)
         previous = self._state.get(case_number)
         if previous is None:
             if sequence == 1 and status is _S.RECEIVED:
