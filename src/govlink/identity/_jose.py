@@ -59,8 +59,9 @@ _B64URL = re.compile(r"[A-Za-z0-9_-]*")
 _ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
 _LAST_OK_2: Final = frozenset(c for i, c in enumerate(_ALPHABET) if i % 16 == 0)
 _LAST_OK_3: Final = frozenset(c for i, c in enumerate(_ALPHABET) if i % 4 == 0)
-_TO_STD = str.maketrans("-_", "+/")
-_PAD = ("", "", "==", "=")
+# bytes.translate with a 256-byte table is far cheaper than str.translate with a dict.
+_TO_STD = bytes.maketrans(b"-_", b"+/")
+_PAD = (b"", b"", b"==", b"=")
 
 
 def b64url_decode(segment: str) -> bytes:
@@ -79,7 +80,9 @@ def b64url_decode(segment: str) -> bytes:
     elif rem == 3 and segment[-1] not in _LAST_OK_3:
         raise MalformedToken("base64url with non-zero trailing bits")
     try:
-        return binascii.a2b_base64(segment.translate(_TO_STD) + _PAD[rem], strict_mode=True)
+        return binascii.a2b_base64(
+            segment.encode("ascii").translate(_TO_STD) + _PAD[rem], strict_mode=True
+        )
     except binascii.Error:  # pragma: no cover - excluded by the checks above
         raise MalformedToken("not canonical base64url") from None
 
