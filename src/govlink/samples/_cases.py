@@ -53,7 +53,6 @@ from ..domain import (
     TimeUnit,
     WorkingCalendar,
     default_regions,
-    make_case_number,
     organisation_code_check_character,
     parse_case,
     parse_case_event,
@@ -309,6 +308,9 @@ class _Generator:
         """A uniform choice."""
         return options[int(self.random() * len(options))]
 
+    def day_digits(self, day: date) -> str:
+        return self.stamp(day, 0)[:10].replace("-", "")
+
     def stamp(self, day: date, minute: int) -> str:
         text = self.day_text.get(day)
         if text is None:
@@ -358,7 +360,12 @@ class _Generator:
         rng = self.rng
         profile = self.profile
         facts.sequence_today += 1
-        number = make_case_number(facts.implementation_code, day, facts.sequence_today)
+        if facts.sequence_today > 9999:
+            raise ValueError(
+                f"more than 9999 cases of one item on {day}: the sequence has 4 digits"
+            )
+        # make_case_number's form, without re-checking a code that came from a valid item.
+        number = f"{facts.implementation_code}{self.day_digits(day)}{facts.sequence_today:04d}"
         channel = self.channel_names[_pick(self.channel_cum, rng.random() * self.channel_cum[-1])]
         applicant = (
             self.organisation(facts.hall)
