@@ -109,7 +109,7 @@ def _run(
     # The dispatcher's own count may include a lane settled twice after a lease ran out on
     # the virtual clock (harmless: settlement is conditional); the platform's log is the truth.
     assert counters.applied <= len(events) <= counters.acknowledged
-    return counters.failed_requests
+    return int(counters.failed_requests)
 
 
 @pytest.mark.parametrize(("kind", "spec", "adapter_name"), list(_matrix()))
