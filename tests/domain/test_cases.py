@@ -539,6 +539,51 @@ def test_random_event_dicts_raise_only_govlink_errors(
         assert isinstance(parsed, CaseStatusEvent)
 
 
+_case_keys = st.sampled_from(
+    ["case_number", "implementation_code", "hall", "applicant", "channel", "received_at", "x"]
+)
+_applicants = st.one_of(
+    _values,
+    st.fixed_dictionaries(
+        {"kind": st.sampled_from(["natural_person", "legal_person", "robot"])},
+        optional={
+            "name": _values,
+            "id_number": _values,
+            "credit_code": _values,
+            "agent": st.one_of(_values, st.fixed_dictionaries({"name": _values})),
+            "phone": _values,
+        },
+    ),
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    changes=st.dictionaries(_case_keys, _values, max_size=4),
+    applicant=st.one_of(st.none(), _applicants),
+    drop=st.lists(_case_keys, max_size=2),
+)
+def test_random_case_dicts_raise_only_govlink_errors(
+    changes: dict[str, Any], applicant: Any, drop: list[str]
+) -> None:
+    data = {**case_data(), **changes}
+    if applicant is not None:
+        data["applicant"] = applicant
+    for key in drop:
+        data.pop(key, None)
+    problems: tuple[Any, ...] = ()
+    try:
+        parsed: object = parse_case(data)
+    except ValidationError as exc:
+        parsed, problems = None, tuple(exc.problems)
+    if parsed is None:
+        assert problems
+        assert all(p.field and p.rule for p in problems)
+        assert STANDARD_ID not in " ".join(p.message for p in problems)
+    else:
+        assert isinstance(parsed, Case)
+
+
 @settings(max_examples=200, deadline=None)
 @given(
     steps=st.lists(
