@@ -231,3 +231,17 @@ def _small_rsa_jwk() -> dict[str, Any]:
 def test_untrustworthy_jwks_members_refused(jwk: dict[str, Any]) -> None:
     with pytest.raises(KeyRingError):
         VerificationKey.from_jwk(jwk)
+
+
+def test_rotation_by_another_process_reaches_a_running_ring(
+    sqlite_store: Store, virtual_clock: VirtualClock
+) -> None:
+    running = KeyRing(sqlite_store, PassphraseProtector("pw"), clock=virtual_clock)
+    (first,) = running.init(["ES256"])
+    elsewhere = KeyRing(sqlite_store, PassphraseProtector("pw"), clock=virtual_clock)
+    new = elsewhere.rotate("ES256")  # e.g. `govlink keys rotate` run by an operator
+    virtual_clock.advance(running.policy.jwks_cache_lifetime)
+    # The running ring re-reads the store (its reload interval has passed): it signs with the
+    # new key and never with the one the other process retired.
+    assert running.signing_key().kid == new.kid
+    assert running.get(first.kid).retire_at is not None

@@ -226,7 +226,9 @@ def _import_private(private: PrivateKeyTypes) -> Key:
 class KeyRing:
     """The city's signing keys, persisted in the store, encrypted at rest.
 
-    Thread-safe. Every time is read from ``clock``.
+    Thread-safe. Every time is read from ``clock``. Keys are re-read from the store at most
+    every ``reload_interval`` seconds, so a rotation scheduled by another process (``govlink
+    keys rotate``) reaches a running identity provider and its halls.
 
     Raises (from its methods): :class:`KeyRingError`, :class:`NoSigningKey`,
     :class:`KeyDecryptionFailed`.
@@ -239,8 +241,11 @@ class KeyRing:
         *,
         clock: Clock = system_clock,
         policy: RolloverPolicy | None = None,
+        reload_interval: float = 30.0,
     ) -> None:
         self.store = store
+        self.reload_interval = reload_interval
+        self._loaded_at = float("-inf")
         self.protector = protector
         self.clock = clock
         self.policy = policy or RolloverPolicy()
@@ -257,6 +262,7 @@ class KeyRing:
 
     def reload(self) -> None:
         """Re-read the keys from the store (another process may have rotated them)."""
+        self._loaded_at = self.clock.monotonic()
         with self.store.transaction(write=False) as conn:
             rows = conn.fetchall(
                 "SELECT kid, alg, private_key, protector, created_at, publish_at, activate_at, "
@@ -279,6 +285,13 @@ class KeyRing:
             if keys != self._keys:
                 self._keys = keys
                 self._changed()
+
+    def reload_if_older(self, seconds: float | None = None) -> None:
+        """Reload when the keys were last read more than ``seconds`` (default
+        ``reload_interval``) ago."""
+        limit = self.reload_interval if seconds is None else seconds
+        if self.clock.monotonic() - self._loaded_at >= limit:
+            self.reload()
 
     def _changed(self) -> None:
         self.generation += 1
@@ -347,6 +360,7 @@ class KeyRing:
         Raises:
             NoSigningKey: no key is active now.
         """
+        self.reload_if_older()
         now = self.clock.time()
         wanted = normalise_alg(alg) if alg else None
         best: SigningKey | None = None
@@ -369,6 +383,7 @@ class KeyRing:
 
     def published(self) -> list[SigningKey]:
         """Keys in the JWKS now: next, active and retiring."""
+        self.reload_if_older()
         now = self.clock.time()
         return [
             k
@@ -384,7 +399,11 @@ class KeyRing:
         """Prepared public keys of every published key, rebuilt only when the set changes."""
         now = self.clock.time()
         cached = self._published
-        if cached is not None and cached[0] <= now < cached[1]:
+        if (
+            cached is not None
+            and cached[0] <= now < cached[1]
+            and self.clock.monotonic() - self._loaded_at < self.reload_interval
+        ):
             return cached[2]
         with self._lock:
             prepared = {k.kid: k.verification_key() for k in self.published()}

@@ -108,10 +108,17 @@ class LocalKeySource:
     def lookup(self, kid: str) -> VerificationKey | None:
         return self.ring.verification_keys().get(kid)
 
-    get_key = lookup
+    def get_key(self, kid: str) -> VerificationKey | None:
+        key = self.ring.verification_keys().get(kid)
+        if key is None:
+            # Perhaps rotated by another process moments ago: re-read the store (rate-limited,
+            # so unknown-kid floods cost at most one read every few seconds).
+            self.ring.reload_if_older(5.0)
+            key = self.ring.verification_keys().get(kid)
+        return key
 
     async def aget_key(self, kid: str) -> VerificationKey | None:
-        return self.lookup(kid)
+        return self.get_key(kid)
 
 
 @runtime_checkable
