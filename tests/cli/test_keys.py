@@ -65,6 +65,9 @@ def test_dev_init_list_rotate_jwks(home: Path, capsys: pytest.CaptureFixture[str
     code, data, _ = run(capsys, "keys", "rotate", "--alg", "ES256", "--json", "--home", str(home))
     assert code == 0
     assert data["key"]["state"] == "next"
+    code, data, _ = run(capsys, "keys", "maintain", "--json", "--home", str(home))
+    assert code == 0
+    assert data == {"created": []}  # nothing due yet
     code, data, _ = run(capsys, "keys", "list", "--json", "--home", str(home))
     assert code == 0
     assert sorted(k["state"] for k in data["keys"]) == ["active", "active", "next"]

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Mapping
+from dataclasses import replace
+from typing import Any
 
 import pytest
 
@@ -123,3 +126,15 @@ def test_verifier_configuration_errors(issuer: Issuer) -> None:
         Verifier([issuer.trusted(), issuer.trusted()])
     with pytest.raises(TypeError):
         Verifier([issuer.trusted()]).verify("a.b.c")
+
+
+def test_claim_mapping_per_issuer(issuer: Issuer, person: Person) -> None:
+    def to_city(claims: Mapping[str, Any]) -> Mapping[str, Any]:
+        return {**claims, "acr": {"3": "L3", "4": "L4"}.get(str(claims.get("acr")), "none")}
+
+    trusted = replace(issuer.trusted(), claim_mapping=to_city)
+    verifier = Verifier([trusted], audience=AUD, clock=issuer.clock)
+    token = issuer.sign_in(person, client=AUD, acr=4).tokens.access_token
+    verified = verifier.verify(token)
+    assert verified.claims["acr"] == "L4"
+    assert issuer.verifier(AUD).verify(token).claims["acr"] == "4"

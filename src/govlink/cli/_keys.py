@@ -1,4 +1,4 @@
-"""``govlink keys init|rotate|list|jwks``: the city identity provider's key ring."""
+"""``govlink keys init|rotate|maintain|list|jwks``: the city identity provider's key ring."""
 
 from __future__ import annotations
 
@@ -49,6 +49,16 @@ def _rotate(ctx: CliContext) -> int:
     return 0
 
 
+def _maintain(ctx: CliContext) -> int:
+    city = _open(ctx)
+    created = city.keys.maintain()
+    now = ctx.clock.time()
+    rows = [k.describe(now) for k in created]
+    human = "\n".join(f"scheduled {r['kid']} ({r['alg']})" for r in rows) or "no rotation due"
+    ctx.emit({"created": rows}, human)
+    return 0
+
+
 def _list(ctx: CliContext) -> int:
     city = _open(ctx)
     now = ctx.clock.time()
@@ -89,6 +99,10 @@ def register(
     rotate = sub.add_parser("rotate", parents=[common], help="schedule the next key")
     rotate.add_argument("--alg", choices=_ALG_CHOICES, help="algorithm to rotate")
     rotate.set_defaults(func=_rotate)
+    maintain = sub.add_parser(
+        "maintain", parents=[common], help="scheduled rollover: rotate what is due (daily job)"
+    )
+    maintain.set_defaults(func=_maintain)
     listing = sub.add_parser("list", parents=[common], help="list keys and their states")
     listing.set_defaults(func=_list)
     jwks = sub.add_parser("jwks", parents=[common], help="print the public JWKS")
