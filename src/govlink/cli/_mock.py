@@ -40,7 +40,7 @@ def _serve(ctx: CliContext) -> int:
         apis=apis,
     )
     province = MockProvince(config=config, faults=plan)
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
         sock.bind((args.host, args.port))

@@ -308,6 +308,13 @@ def _protocol_class(http: str, province: MockProvince) -> type[asyncio.Protocol]
         _peer: tuple[str, int] | None = None
 
         def connection_made(self, transport: asyncio.Transport) -> None:
+            # uvicorn writes a response's headers and body separately: without TCP_NODELAY
+            # Nagle's algorithm holds the body until the client's delayed ACK (~40 ms).
+            # asyncio sets it only for sockets created with proto=IPPROTO_TCP, so set it here.
+            sock = transport.get_extra_info("socket")
+            if sock is not None:
+                with contextlib.suppress(OSError):
+                    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             super().connection_made(transport)
             peer = transport.get_extra_info("peername")
             if province.core.refusing():
@@ -401,7 +408,7 @@ def served_mock(
         RuntimeError: the server did not start within ``startup_timeout`` seconds.
     """
     province = province or MockProvince()
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind((host, port))
     bound_port = sock.getsockname()[1]
