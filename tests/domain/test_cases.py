@@ -326,7 +326,7 @@ def test_event_parses_and_normalises_hall() -> None:
         ({"time": "2026-03-02T09:00:00"}, "time", "timezone_aware"),
         ({"hall": "370501"}, "hall", "not_a_hall"),
         ({"hall": "370599"}, "hall", "unknown_region"),
-        ({"hall": "37050"}, "hall", "format"),
+        ({"hall": "37050"}, "hall", "pattern"),
         ({"sequence": 0}, "sequence", "range"),
         ({"status": "finished"}, "status", "choice"),
         ({"case_number": "办件1"}, "case_number", "pattern"),
