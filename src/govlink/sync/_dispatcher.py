@@ -142,6 +142,9 @@ class Dispatcher:
         self._stopping = asyncio.Event()
         self._db = ThreadPoolExecutor(max_workers=1, thread_name_prefix="govlink-outbox")
         self._in_flight = 0
+        # Set whenever a batch is settled: an idle worker wakes at once when a lane it could
+        # not claim (leased by another worker) becomes ready, instead of polling.
+        self._settled = asyncio.Event()
         self._refreshed_for: set[int] = set()
 
     # --- plumbing -----------------------------------------------------------------------
@@ -219,6 +222,14 @@ class Dispatcher:
             finally:
                 self._in_flight -= 1
             # Nothing to claim now.
+            if self._in_flight > 0:
+                # Other workers hold leases: their settlements make lanes ready again.
+                self._settled.clear()
+                try:
+                    await asyncio.wait_for(self._settled.wait(), self.poll_interval)
+                except TimeoutError:
+                    pass
+                continue
             due, wake = await self._db_call(self.outbox.pending_work, kind)
             now = self.clock.time()
             if until_empty and not due and wake is None and self._in_flight == 0:
@@ -417,6 +428,7 @@ class Dispatcher:
             },
         )
         await self._db_call(self.outbox.settle, acked, failures, journal=[record])
+        self._settled.set()
         c = self.counters
         c.acknowledged += len(acked)
         c.applied += applied
@@ -456,6 +468,7 @@ class Dispatcher:
                 for d in deliveries
             ]
             await self._db_call(self.outbox.settle, (), failures, journal=[fail])
+            self._settled.set()
             self.counters.retried += len(failures)
             log.info(
                 "batch rescheduled",
