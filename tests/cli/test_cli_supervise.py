@@ -202,7 +202,7 @@ def test_invalid_files_exit_1_naming_line_and_field(
 
 def test_not_json_and_bad_kind(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     path = tmp_path / "x.ndjson"
-    path.write_text('\nnot json\n', encoding="utf-8")
+    path.write_text("\nnot json\n", encoding="utf-8")
     assert main(["supervise", str(path)]) == 1
     assert "line 2" in capsys.readouterr().err
     path.write_text('{"kind": "person"}\n', encoding="utf-8")
