@@ -628,3 +628,30 @@ def test_unreadable_settings_are_config_errors(
     name = variable.split("_")[1].lower()
     with pytest.raises(ConfigError, match=variable):
         aio.adapter(name, make_province(virtual_clock))
+
+
+def test_dispatcher_refreshes_an_expired_token_once(
+    aio: AsyncSession, virtual_clock: VirtualClock, tmp_path: Any
+) -> None:
+    from test_adapter_contract_support import drain_with_outbox
+
+    from govlink.store import SQLiteStore
+    from govlink.sync import Outbox
+
+    province = make_province(virtual_clock)
+    adapter = aio.adapter("reference", province)
+    store = SQLiteStore(tmp_path / "govlink.db")
+    try:
+        outbox = Outbox(store, clock=virtual_clock)
+        events = sample_events()
+        first = [e for e in events if e.sequence == 1]
+        outbox.enqueue_events(first)
+        aio.run(drain_with_outbox(outbox, adapter, CASE_EVENT, virtual_clock))
+        virtual_clock.advance(ref.DEFAULT_TOKEN_LIFETIME + 1)
+        outbox.enqueue_events([e for e in events if e.sequence > 1])
+        counters = aio.run(drain_with_outbox(outbox, adapter, CASE_EVENT, virtual_clock))
+    finally:
+        store.close()
+    assert counters.token_refreshes == 1
+    assert [e.path for e in province.journal].count(ref.TOKEN_PATH) == 2
+    province.journal.assert_each_event_applied_once_in_order(events)

@@ -89,7 +89,7 @@ def test_sample_catalog_file_format_is_read(
 
 @pytest.mark.parametrize(
     ("content", "expected"),
-    [(None, 2), ("{not json", 1), ('{"format": "x"}', 1), ("[1, 2]", 1)],
+    [(None, 2), ("{not json", 1), ('{"items": 5}', 1), ('{"format": "x"}', 1), ("[1, 2]", 1)],
 )
 def test_unusable_files(
     tmp_path: Path,
@@ -150,3 +150,12 @@ def test_demo_step_catalog_sync(tmp_path: Path, capsys: pytest.CaptureFixture[st
     assert summary["by_change"] == {"adjusted": 1, "cancelled": 1, "delegated_down": 1}
     assert len(summary["incremental"]["sent"]) == 3
     assert summary["reconcile"] == {"matching": 400, "resent": 0}
+
+
+def test_a_one_line_ndjson_file(
+    tmp_path: Path, store_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "one.ndjson"
+    path.write_text(json.dumps(sample_items()[0].wire_dict(), ensure_ascii=False) + "\n")
+    code, data = _run(capsys, "sync", "catalog", str(path), "--store", store_url, "--json")
+    assert (code, data["enqueued"]) == (0, 1)

@@ -52,11 +52,12 @@ def _records(path: Path) -> Iterator[tuple[int, Any]]:
             yield from enumerate(data)
             return
         if isinstance(data, dict):
-            items = data.get("items")
+            if "items" not in data:
+                yield 0, data  # a single item (NDJSON of one line)
+                return
+            items = data["items"]
             if not isinstance(items, list):
-                raise ValidationError(
-                    "a JSON object file needs an items array", field="items", rule="type"
-                )
+                raise ValidationError("items must be an array", field="items", rule="type")
             yield from enumerate(items)
             return
     index = 0
