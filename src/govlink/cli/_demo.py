@@ -22,7 +22,7 @@ from ._context import CliContext
 __all__ = ["STEPS", "Demo", "register"]
 
 #: The demo's steps, in story order.
-STEPS: tuple[str, ...] = ("catalog", "cases", "identity", "province", "catalog_sync")
+STEPS: tuple[str, ...] = ("catalog", "cases", "identity", "province", "catalog_sync", "sync")
 
 
 @dataclass
