@@ -5,25 +5,37 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable, Coroutine
+from pathlib import Path
 from typing import Any
 
 import pytest
+from identity_helpers import ISSUER
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
+from govlink import VirtualClock
 from govlink._http import httpx
 from govlink.identity import (
     HallAuthMiddleware,
     InvalidAudience,
+    InvalidTokenType,
     Issuer,
     MalformedToken,
     MissingToken,
     Person,
+    RevocationRegistry,
+    TokenReplayed,
+    TokenRevoked,
+    TrustedIssuer,
+    VerificationKey,
+    Verifier,
     authenticate,
     bearer_token,
+    receive_backchannel_logout,
 )
+from govlink.store import SQLiteStore
 
 AUD = "hall-370502"
 
@@ -113,3 +125,46 @@ def test_framework_neutral_helper(issuer: Issuer, person: Person) -> None:
     for bad in ("Basic abc", "Bearer", "Bearer a b"):
         with pytest.raises(MalformedToken):
             bearer_token(bad)
+
+
+def test_backchannel_logout_at_a_remote_hall(
+    issuer: Issuer, person: Person, tmp_path: Path, virtual_clock: VirtualClock
+) -> None:
+    """A hall with its own store and the IdP's public keys only: the logout token it
+    receives ends the session there too."""
+    hall_store = SQLiteStore(tmp_path / "hall.db")
+    try:
+        jwks = issuer.keys.jwks()
+        keys = {k["kid"]: VerificationKey.from_jwk(k) for k in jwks["keys"]}
+
+        class PublishedKeys:
+            def lookup(self, kid: str) -> VerificationKey | None:
+                return keys.get(kid)
+
+            get_key = lookup
+
+            async def aget_key(self, kid: str) -> VerificationKey | None:
+                return keys.get(kid)
+
+        hall_revocations = RevocationRegistry(hall_store, clock=virtual_clock)
+        verifier = Verifier(
+            [TrustedIssuer(ISSUER, PublishedKeys(), revocation=hall_revocations)],
+            audience=AUD,
+            clock=virtual_clock,
+        )
+        sign_in = issuer.sign_in(person, client=AUD, acr=4)
+        verifier.verify(sign_in.tokens.access_token)
+        (notice,) = issuer.logout(sign_in.session.sid)
+        assert receive_backchannel_logout(verifier, notice.logout_token, hall_revocations) == (
+            sign_in.session.sid
+        )
+        with pytest.raises(TokenRevoked):
+            verifier.verify(sign_in.tokens.access_token)
+        with pytest.raises(TokenReplayed):  # a logout token is one-time
+            receive_backchannel_logout(verifier, notice.logout_token, hall_revocations)
+        # An access token is not a logout token.
+        other = issuer.sign_in(person, client=AUD, acr=4).tokens.access_token
+        with pytest.raises(InvalidTokenType):
+            receive_backchannel_logout(verifier, other, hall_revocations)
+    finally:
+        hall_store.close()

@@ -59,7 +59,13 @@ from ._exchange import (
     ProvincialMapping,
     TokenExchange,
 )
-from ._hall import HallAuthMiddleware, authenticate, bearer_token
+from ._hall import (
+    BACKCHANNEL_LOGOUT_EVENT,
+    HallAuthMiddleware,
+    authenticate,
+    bearer_token,
+    receive_backchannel_logout,
+)
 from ._halls import Client, HallRegistry
 from ._issuer import Issuer, LogoutNotice, Session, SignIn, TokenPolicy, TokenSet
 from ._jose import VerificationKey, b64url_decode, b64url_encode, loads_strict
@@ -79,6 +85,7 @@ from ._subjects import ACR_LEVELS, LegalPerson, Person, Staff, Subject
 from ._verifier import (
     ACCESS_TOKEN_TYPES,
     ID_TOKEN_TYPES,
+    LOGOUT_TOKEN_TYPES,
     KeySource,
     LocalKeySource,
     MemoryReplayGuard,
@@ -93,9 +100,11 @@ from ._verifier import (
 __all__ = [
     "ACCESS_TOKEN_TYPES",
     "ACR_LEVELS",
+    "BACKCHANNEL_LOGOUT_EVENT",
     "GRANT_TYPE",
     "IDENTITY_SCHEMA",
     "ID_TOKEN_TYPES",
+    "LOGOUT_TOKEN_TYPES",
     "SIGNING_ALGORITHMS",
     "TOKEN_TYPE_ACCESS",
     "TOKEN_TYPE_JWT",
@@ -173,4 +182,5 @@ __all__ = [
     "key_protector",
     "loads_strict",
     "open_city_identity",
+    "receive_backchannel_logout",
 ]

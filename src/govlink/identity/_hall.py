@@ -12,13 +12,23 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Awaitable, Callable, Collection, MutableMapping
+from collections.abc import Awaitable, Callable, Collection, Mapping, MutableMapping
 from typing import Any
 
-from ._errors import InvalidToken, JWKSUnavailable, MalformedToken, MissingToken
+from ._errors import InvalidClaim, InvalidToken, JWKSUnavailable, MalformedToken, MissingToken
+from ._revocation import RevocationRegistry
 from ._verifier import VerifiedToken, Verifier
 
-__all__ = ["HallAuthMiddleware", "authenticate", "bearer_token"]
+__all__ = [
+    "BACKCHANNEL_LOGOUT_EVENT",
+    "HallAuthMiddleware",
+    "authenticate",
+    "bearer_token",
+    "receive_backchannel_logout",
+]
+
+#: The event a back-channel logout token carries (OIDC Back-Channel Logout 1.0 §2.4).
+BACKCHANNEL_LOGOUT_EVENT = "http://schemas.openid.net/event/backchannel-logout"
 
 log = logging.getLogger("govlink.identity.hall")
 
@@ -64,6 +74,43 @@ def authenticate(
     if missing:
         raise PermissionError(f"insufficient scope: needs {' '.join(sorted(missing))}")
     return verified
+
+
+def receive_backchannel_logout(
+    verifier: Verifier,
+    logout_token: str,
+    revocations: RevocationRegistry,
+    *,
+    audience: str | None = None,
+    session_lifetime: float = 8 * 3600.0,
+) -> str:
+    """Single logout at a hall that verifies with a remote JWKS: validate the identity
+    provider's back-channel logout token (OIDC Back-Channel Logout 1.0 §2.6) and record the
+    session (or subject) in the hall's own :class:`RevocationRegistry` — pass that registry as
+    the trusted issuer's ``revocation`` and every token of the session is refused from then on.
+
+    Returns the revoked session id (or ``sub:<subject>`` when the token names no session).
+
+    Raises:
+        InvalidToken: the logout token is refused (bad signature, wrong ``typ``, replayed, no
+            logout event, a ``nonce`` present, neither ``sid`` nor ``sub``).
+    """
+    verified = verifier.verify(logout_token, audience=audience, kind="logout", once=True)
+    claims = verified.claims
+    events = claims.get("events")
+    if not isinstance(events, Mapping) or not isinstance(
+        events.get(BACKCHANNEL_LOGOUT_EVENT), Mapping
+    ):
+        raise InvalidClaim("events", "must hold the back-channel logout event")
+    if "nonce" in claims:
+        raise InvalidClaim("nonce", "must be absent from a logout token")
+    horizon = verified.expires_at + session_lifetime
+    sid = claims.get("sid")
+    if isinstance(sid, str) and sid:
+        revocations.revoke("sid", sid, expires_at=horizon)
+        return sid
+    revocations.revoke("sub", verified.subject, expires_at=horizon)
+    return f"sub:{verified.subject}"
 
 
 class HallAuthMiddleware:

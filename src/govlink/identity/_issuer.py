@@ -37,7 +37,7 @@ __all__ = ["Issuer", "LogoutNotice", "Session", "SignIn", "TokenPolicy", "TokenS
 
 _REFRESH_PREFIX: Final = "glrt_"
 TOKEN_TYPE_ACCESS: Final = "urn:ietf:params:oauth:token-type:access_token"  # noqa: S105 - URN
-_LOGOUT_EVENT: Final = "http://schemas.openid.net/event/backchannel-logout"
+_LOGOUT_EVENT: Final = "http://schemas.openid.net/event/backchannel-logout"  # OIDC BCL §2.4
 
 
 @dataclass(frozen=True, slots=True)

@@ -56,6 +56,7 @@ from ._schema import ensure_schema
 __all__ = [
     "ACCESS_TOKEN_TYPES",
     "ID_TOKEN_TYPES",
+    "LOGOUT_TOKEN_TYPES",
     "KeySource",
     "LocalKeySource",
     "MemoryReplayGuard",
@@ -71,6 +72,8 @@ __all__ = [
 ACCESS_TOKEN_TYPES: Final = frozenset({"at+jwt", "application/at+jwt"})
 #: ``typ`` values accepted for OIDC ID tokens.
 ID_TOKEN_TYPES: Final = frozenset({"jwt", "application/jwt"})
+#: ``typ`` of OIDC back-channel logout tokens.
+LOGOUT_TOKEN_TYPES: Final = frozenset({"logout+jwt", "application/logout+jwt"})
 _EMBEDDED_KEY_HEADERS: Final = ("jku", "x5u", "jwk", "x5c")
 _ALLOWED: Final = frozenset(ALGORITHMS)
 # Optional claims whose type is checked when present (claims of the wrong type are refused).
@@ -201,7 +204,11 @@ class TrustedIssuer:
     audiences: frozenset[str] | None = None
     algorithms: frozenset[str] = _ALLOWED
     token_types: Mapping[str, frozenset[str]] = field(
-        default_factory=lambda: {"access": ACCESS_TOKEN_TYPES, "id": ID_TOKEN_TYPES}
+        default_factory=lambda: {
+            "access": ACCESS_TOKEN_TYPES,
+            "id": ID_TOKEN_TYPES,
+            "logout": LOGOUT_TOKEN_TYPES,
+        }
     )
     claim_mapping: ClaimMapping | None = None
     revocation: RevocationCheck | None = None
