@@ -106,6 +106,7 @@ class InvalidToken(IdentityError):
         return f'Bearer {realm_part}error="invalid_token", error_description="invalid token"'
 
     def to_dict(self) -> dict[str, Any]:
+        """``code``, ``message`` and the operator-facing ``detail``."""
         return {"code": self.code, "message": self.message, "detail": self.detail}
 
 
@@ -115,6 +116,7 @@ class MissingToken(InvalidToken):
     code = "missing_token"
 
     def www_authenticate(self, realm: str | None = None) -> str:
+        """A bare ``Bearer`` challenge: no error code when no credentials were sent."""
         return f'Bearer realm="{realm}"' if realm else "Bearer"
 
 
@@ -219,6 +221,7 @@ class InvalidClaim(InvalidToken):
         super().__init__(f"claim {claim!r}: {rule}")
 
     def to_dict(self) -> dict[str, Any]:
+        """Adds ``claim`` and ``rule`` to the description."""
         data = super().to_dict()
         data.update(claim=self.claim, rule=self.rule)
         return data
@@ -287,6 +290,7 @@ class OAuthError(IdentityError):
         return {"error": self.error, "error_description": self.description}
 
     def to_dict(self) -> dict[str, Any]:
+        """Adds the RFC 6749 ``error``."""
         data = super().to_dict()
         data["error"] = self.error
         return data

@@ -119,6 +119,7 @@ class ProvincialMapping:
     one_time: bool = True
 
     def trusted(self) -> TrustedIssuer:
+        """The platform as a trusted issuer (its audience, token types, one-time tokens)."""
         return TrustedIssuer(
             self.issuer,
             self.keys,
@@ -128,12 +129,18 @@ class ProvincialMapping:
         )
 
     def map_acr(self, claims: Mapping[str, Any]) -> str | None:
+        """The city ``acr`` for the platform's trust level, or ``None`` if unmapped."""
         value = claims.get(self.acr_claim)
         if callable(self.acr_map):
             return self.acr_map(value)
         return self.acr_map.get(str(value)) if value is not None else None
 
     def map_subject(self, claims: Mapping[str, Any]) -> dict[str, Any]:
+        """City subject claims from the platform's claims.
+
+        Raises:
+            ExchangeError: ``invalid_grant`` for an unknown subject type.
+        """
         kind = self.subject_types.get(str(claims.get(self.subject_type_claim, "1")))
         if kind is None:
             raise ExchangeError("invalid_grant", "unknown subject type in provincial token")

@@ -49,6 +49,7 @@ class Client:
     extra: Mapping[str, Any] = field(default_factory=dict, repr=False)
 
     def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready description of the client."""
         return {
             "client_id": self.client_id,
             "hall_code": self.hall_code,

@@ -58,6 +58,7 @@ class TokenPolicy:
 
     @property
     def max_token_lifetime(self) -> float:
+        """The longest lifetime of a signed token (what key rollover must respect)."""
         return max(self.access_ttl, self.id_ttl)
 
 
@@ -76,6 +77,7 @@ class TokenSet:
     issued_token_type: str = TOKEN_TYPE_ACCESS
 
     def to_dict(self) -> dict[str, Any]:
+        """The RFC 6749 §5.1 response body."""
         data: dict[str, Any] = {
             "access_token": self.access_token,
             "token_type": self.token_type,
@@ -104,6 +106,7 @@ class Session:
     ended_at: float | None
 
     def active(self, now: float) -> bool:
+        """Whether the session is open at ``now``."""
         return self.ended_at is None and now < self.expires_at
 
 

@@ -126,6 +126,7 @@ class PassphraseProtector:
         self._secret = secret
 
     def protect(self, kid: str, private_key: PrivateKeyTypes) -> str:
+        """PKCS#8 PEM, encrypted under the passphrase."""
         return private_key.private_bytes(
             serialization.Encoding.PEM,
             serialization.PrivateFormat.PKCS8,
@@ -133,6 +134,7 @@ class PassphraseProtector:
         ).decode("ascii")
 
     def recover(self, kid: str, sealed: str) -> PrivateKeyTypes:
+        """Decrypt; raises :class:`KeyDecryptionFailed` on a wrong passphrase."""
         try:
             return serialization.load_pem_private_key(sealed.encode("ascii"), self._secret)
         except (ValueError, TypeError):
@@ -175,6 +177,7 @@ class SigningKey:
         return public_jwk(self.key, self.kid, self.alg)
 
     def verification_key(self) -> VerificationKey:
+        """The public half, prepared for the verifier's hot path."""
         return VerificationKey.from_key(self.key, self.kid, self.alg)
 
     def describe(self, now: float) -> dict[str, Any]:
@@ -352,6 +355,7 @@ class KeyRing:
 
     @property
     def initialised(self) -> bool:
+        """Whether the ring holds any key (``govlink keys init`` ran)."""
         return bool(self._keys)
 
     def signing_key(self, alg: str | None = None) -> SigningKey:

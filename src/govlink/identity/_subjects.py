@@ -44,9 +44,11 @@ class Person:
     kind: SubjectType = "person"
 
     def natural_id(self) -> str:
+        """The ID number (what ``sub`` is derived from; never put in a token)."""
         return str.__str__(self.id_number)
 
     def claims(self) -> dict[str, Any]:
+        """Token claims: subject type and the masked ID number (and masked name)."""
         data: dict[str, Any] = {"subject_type": "person", "masked_id": self.id_number.masked}
         if self.name:
             data["name_masked"] = mask_personal(self.name, keep_start=1, keep_end=0)
@@ -66,9 +68,11 @@ class LegalPerson:
     kind: SubjectType = "legal"
 
     def natural_id(self) -> str:
+        """The credit code (what ``sub`` is derived from)."""
         return str.__str__(self.credit_code)
 
     def claims(self) -> dict[str, Any]:
+        """Token claims: subject type, credit code, the agent's masked ID number."""
         data: dict[str, Any] = {
             "subject_type": "legal",
             "credit_code": str.__str__(self.credit_code),
@@ -90,9 +94,11 @@ class Staff:
     kind: SubjectType = "staff"
 
     def natural_id(self) -> str:
+        """The staff id (what ``sub`` is derived from)."""
         return self.staff_id
 
     def claims(self) -> dict[str, Any]:
+        """Token claims: subject type, department, hall, roles."""
         return {
             "subject_type": "staff",
             "department": self.department,

@@ -109,9 +109,11 @@ class LocalKeySource:
         self.ring = ring
 
     def lookup(self, kid: str) -> VerificationKey | None:
+        """The published key with ``kid``, if any."""
         return self.ring.verification_keys().get(kid)
 
     def get_key(self, kid: str) -> VerificationKey | None:
+        """As :meth:`lookup`, re-reading the store (rate-limited) on a miss."""
         key = self.ring.verification_keys().get(kid)
         if key is None:
             # Perhaps rotated by another process moments ago: re-read the store (rate-limited,
@@ -121,6 +123,7 @@ class LocalKeySource:
         return key
 
     async def aget_key(self, kid: str) -> VerificationKey | None:
+        """Async :meth:`get_key` (no network I/O)."""
         return self.get_key(kid)
 
 
@@ -153,6 +156,7 @@ class MemoryReplayGuard:
         self._lock = threading.Lock()
 
     def first_use(self, issuer: str, jti: str, expires_at: float) -> bool:
+        """True the first time ``(issuer, jti)`` is seen; refuses when full."""
         now = self.clock.time()
         with self._lock:
             if len(self._seen) >= self.max_entries:
@@ -175,6 +179,7 @@ class StoreReplayGuard:
         ensure_schema(store)
 
     def first_use(self, issuer: str, jti: str, expires_at: float) -> bool:
+        """True the first time ``(issuer, jti)`` is recorded in the store."""
         now = self.clock.time()
         with self.store.transaction() as conn:
             conn.execute("DELETE FROM identity_used_jti WHERE expires_at < ?", (now - 3600,))
@@ -237,16 +242,19 @@ class VerifiedToken:
 
     @property
     def scopes(self) -> frozenset[str]:
+        """The ``scope`` claim as a set."""
         scope = self.claims.get("scope")
         return frozenset(scope.split()) if isinstance(scope, str) else frozenset()
 
     @property
     def acr(self) -> str | None:
+        """The trust level (``acr``), when present."""
         value = self.claims.get("acr")
         return value if isinstance(value, str) else None
 
     @property
     def session_id(self) -> str | None:
+        """The SSO session (``sid``), when present."""
         value = self.claims.get("sid")
         return value if isinstance(value, str) else None
 
@@ -298,6 +306,7 @@ class Verifier:
 
     @property
     def issuers(self) -> Mapping[str, TrustedIssuer]:
+        """The trusted issuers by ``iss`` (read-only)."""
         return MappingProxyType(self._issuers)
 
     # -- drivers -----------------------------------------------------------------------------
