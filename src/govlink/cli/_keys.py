@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from ..identity import SIGNING_ALGORITHMS, open_city_identity
+from ..identity import SIGNING_ALGORITHMS, CityIdentity, open_city_identity
 from ..identity._city import DEV_PASSPHRASE_FILE
 from ._context import CliContext
 
@@ -14,14 +14,14 @@ __all__ = ["register"]
 _ALG_CHOICES = (*SIGNING_ALGORITHMS, "Ed25519")
 
 
-def _open(ctx: CliContext, *, dev: bool = False, create: bool = False):  # type: ignore[no-untyped-def]  # returns CityIdentity
+def _open(ctx: CliContext, *, dev: bool = False, create: bool = False) -> CityIdentity:
+    ctx.note_development_default()
     return open_city_identity(
         ctx.settings, ctx.store(), clock=ctx.clock, dev=dev, create_dev_passphrase=create
     )
 
 
 def _init(ctx: CliContext) -> int:
-    ctx.note_development_default()
     city = _open(ctx, dev=ctx.args.dev, create=True)
     created = city.keys.init(ctx.args.alg or ["ES256"])
     now = ctx.clock.time()
@@ -83,7 +83,7 @@ def register(
         "keys",
         parents=[common],
         help="manage the identity provider's signing keys",
-        description="Signing keys of the city identity provider: init, rotate, list, jwks.",
+        description="Signing keys of the city identity provider: init, rotate, maintain, list, jwks.",
     )
     sub = parser.add_subparsers(dest="keys_command", metavar="ACTION", required=True)
     init = sub.add_parser("init", parents=[common], help="create the first signing keys")

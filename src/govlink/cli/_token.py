@@ -67,6 +67,7 @@ def _issue(ctx: CliContext) -> int:
 
 
 def _verify(ctx: CliContext) -> int:
+    ctx.note_development_default()
     city = open_city_identity(ctx.settings, ctx.store(), clock=ctx.clock)
     verifier = city.issuer.verifier(ctx.args.audience)
     try:
@@ -87,6 +88,7 @@ def _verify(ctx: CliContext) -> int:
 
 
 def _exchange(ctx: CliContext) -> int:
+    ctx.note_development_default()
     city = open_city_identity(ctx.settings, ctx.store(), clock=ctx.clock)
     token = ctx.args.token.strip()
     client = ctx.args.client
