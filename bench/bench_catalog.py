@@ -67,7 +67,10 @@ def change(items: list[Item], share: float, rng: random.Random) -> tuple[list[It
 
 
 async def deliver(outbox: Outbox, adapter: Any) -> Any:
-    dispatcher = Dispatcher(outbox, adapter, kinds=(CATALOG_ITEM,), concurrency=4)
+    # A short poll interval: the run ends soon after the outbox is empty (not a timing artefact).
+    dispatcher = Dispatcher(
+        outbox, adapter, kinds=(CATALOG_ITEM,), concurrency=4, poll_interval=0.02
+    )
     return await dispatcher.run(until_empty=True)
 
 
