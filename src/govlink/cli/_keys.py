@@ -83,7 +83,7 @@ def register(
         "keys",
         parents=[common],
         help="manage the identity provider's signing keys",
-        description="Signing keys of the city identity provider: init, rotate, maintain, list, jwks.",
+        description="Signing keys: init, rotate, maintain (scheduled rollover), list, jwks.",
     )
     sub = parser.add_subparsers(dest="keys_command", metavar="ACTION", required=True)
     init = sub.add_parser("init", parents=[common], help="create the first signing keys")
