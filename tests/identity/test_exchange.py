@@ -262,3 +262,26 @@ def test_city_key_cannot_sign_provincial_claims(
     )
     with pytest.raises(ExchangeError, match="invalid_issuer"):
         exchange.exchange(client="370502", subject_token=forged, audience="370502")
+
+
+def test_copied_claims_never_override_registered_ones(
+    issuer: Issuer, province_key: OKPKey, virtual_clock: VirtualClock
+) -> None:
+    mapping = ProvincialMapping(
+        PROVINCE,
+        StaticKeys(VerificationKey.from_key(province_key, province_key.kid or "", "EdDSA")),
+        audience=CITY_AT_PROVINCE,
+        acr_claim="loa",
+        acr_map={"L4": "4"},
+        copy_claims=("masked_id", "iss", "aud", "sub"),  # a careless configuration
+    )
+    exchange = TokenExchange(issuer, ExchangePolicy((ExchangeRule(PROVINCE),)), provinces=[mapping])
+    tokens = exchange.exchange(
+        client="370502",
+        subject_token=province_token(province_key, virtual_clock),
+        audience="370502",
+    )
+    claims = issuer.verifier("370502").verify(tokens.access_token).claims
+    assert claims["iss"] == ISSUER
+    assert claims["aud"] == "hall-370502"
+    assert claims["sub"] != "sd-0001"

@@ -257,7 +257,7 @@ class TokenExchange:
         granted: str,
     ) -> TokenSet:
         acr = verified.acr
-        if acr is None or int(acr) < rule.min_acr:
+        if acr is None or not acr.isdigit() or int(acr) < rule.min_acr:
             raise ExchangeError("invalid_grant", "subject's trust level too low for this target")
         sid = verified.session_id
         if sid is None:
@@ -286,7 +286,7 @@ class TokenExchange:
         acr = province.map_acr(verified.claims)
         if acr is None:
             raise ExchangeError("invalid_grant", "provincial trust level cannot be mapped")
-        if int(acr) < rule.min_acr:
+        if not acr.isdigit() or int(acr) < rule.min_acr:
             raise ExchangeError("invalid_grant", "subject's trust level too low for this target")
         sub = self.issuer.federated_subject_id(province.issuer, verified.subject)
         sign_in = self.issuer.open_session(

@@ -355,7 +355,10 @@ class Issuer:
         policy = self.policy
         granted = self._grant_scope(hall, scope)
         sub = self._sub_for(session.sub, hall)
+        # Subject claims first: the registered claims below always win over anything a claim
+        # mapping might have copied in.
         common: dict[str, Any] = {
+            **session.subject_claims,
             "iss": self.issuer,
             "sub": sub,
             "iat": now,
@@ -364,7 +367,6 @@ class Issuer:
             "amr": list(session.amr),
             "sid": session.sid,
             "home_hall": session.home_hall,
-            **session.subject_claims,
         }
         access = {
             **common,
