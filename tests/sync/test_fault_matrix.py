@@ -136,9 +136,10 @@ def test_every_event_applied_once_in_order_under_fault(
         "lost_response:rate=0.3",
     ],
 )
+@pytest.mark.parametrize("adapter_name", ADAPTERS)
 def test_served_mock_connection_faults(
-    aio: AsyncSession, spec: str, store: SQLiteStore, virtual_clock: VirtualClock
+    aio: AsyncSession, adapter_name: str, spec: str, store: SQLiteStore, virtual_clock: VirtualClock
 ) -> None:
     # Over real loopback TCP the connection faults are real resets and closed sockets.
-    failed = _run(aio, "reference", spec, store, virtual_clock, face="served")
+    failed = _run(aio, adapter_name, spec, store, virtual_clock, face="served")
     assert failed > 0
