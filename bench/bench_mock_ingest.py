@@ -45,6 +45,8 @@ def events(prefix: str, count: int) -> Iterator[dict[str, object]]:
                 return
             count -= 1
             yield {
+                # the reference adapter sends the outbox's key with every event
+                "idempotency_key": f"370502:case:{prefix}{case:07d}:{sequence}",
                 "case_number": f"{prefix}{case:07d}",
                 "sequence": sequence,
                 "status": status,

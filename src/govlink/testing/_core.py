@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any, Final
 from urllib.parse import parse_qs
 
-from pydantic import BaseModel, ConfigDict, TypeAdapter
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 from pydantic import ValidationError as PydanticValidationError
 
 from .._clock import Clock, system_clock
@@ -46,9 +46,17 @@ _JSON: Final = "application/json"
 _EVENT_LIST: Final = TypeAdapter(list[CaseStatusEvent])
 
 
+class _KeyedEvent(CaseStatusEvent):
+    """The domain event plus the wire's optional ``idempotency_key`` member (hot path only)."""
+
+    wire_key: str | None = Field(
+        default=None, alias="idempotency_key", min_length=1, max_length=200
+    )
+
+
 class _EventsEnvelope(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    events: list[CaseStatusEvent]
+    events: list[_KeyedEvent]
 
 
 # The hot path: one pass from JSON bytes to validated events. Any bad element, an explicit
@@ -582,7 +590,8 @@ class ProvinceCore:
             fast = []
         if fast:
             self._too_large(len(fast), self.config.max_event_batch, gateway=False)
-            outcomes = self._apply_validated(list(fast), [None] * len(fast), {}, decision)
+            keys = [e.wire_key for e in fast]
+            outcomes = self._apply_validated(list(fast), keys, {}, decision)
         else:
             request = self._parse_envelope(ref.CaseEventsBatchRequest, body)
             self._too_large(len(request.events), self.config.max_event_batch, gateway=False)
