@@ -189,7 +189,7 @@ def register(
         "catalog",
         parents=[common],
         help="enqueue a catalog's new and changed items (JSON or NDJSON)",
-        description=__doc__.split("\n\n", 1)[1] if __doc__ else None,
+        description=__doc__.split("\n\n", 1)[1].replace("``", "") if __doc__ else None,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("file", metavar="FILE", help="catalog items: JSON array/object or NDJSON")
