@@ -267,3 +267,25 @@ def test_a_different_seed_gives_a_different_journal() -> None:
                 face.push_events([event(f"C{i}", 1)], headers)
             journals.append(face.province.journal.keys())
     assert journals[0] != journals[1]
+
+
+def test_outage_mode_reset(face: Face) -> None:
+    headers = face.authed()
+    face.province.set_faults("outage:count=1,mode=reset")
+    with pytest.raises(httpx.TransportError):
+        face.push_events([event()], headers)
+    assert face.province.journal.entries[-1].fault == "outage:reset"
+    assert face.push_events([event()], headers).status_code == 200
+
+
+@pytest.mark.server
+def test_served_refusal_closes_new_connections_before_any_request() -> None:
+    from govlink.testing import served_mock
+
+    province = MockProvince(clock=VirtualClock(), faults="outage:mode=refused")
+    with served_mock(province) as served, served.client() as http:
+        with pytest.raises(httpx.TransportError):
+            http.get("/v1/cases/C1")
+        assert len(province.journal) == 0  # refused at accept time: the core never saw it
+        province.set_faults(None)
+        assert http.get("/v1/cases/C1").status_code == 401
