@@ -331,3 +331,20 @@ def test_catalog_sync_on_every_store(
     }
     reconciled = aio.run(sync.reconcile(new_items, adapter))
     assert (reconciled.matching, reconciled.resent) == (11, ())
+
+
+def test_catalog_state_out_of_step_with_the_outbox_is_refused(
+    store: SQLiteStore, virtual_clock: VirtualClock
+) -> None:
+    from govlink.sync import SyncError
+
+    sync = _sync(store, virtual_clock)
+    items = list(sample_items()[:3])
+    sync.push(items)
+    with store.transaction() as conn:  # the catalog tables restored from an older backup
+        conn.execute("DELETE FROM catalog_item")
+        conn.execute("DELETE FROM catalog_change")
+    with pytest.raises(SyncError, match="disagree"):
+        sync.push(items)
+    with store.transaction(write=False) as conn:
+        assert conn.scalar("SELECT COUNT(*) FROM catalog_item") == 0  # rolled back

@@ -56,7 +56,7 @@ from ._adapter import (
     WireRequest,
     WireResponse,
 )
-from ._errors import PlatformError
+from ._errors import PlatformError, SyncError
 from ._outbox import EnqueueResult, NewEntry, Outbox, lane_name
 from ._policy import RetryPolicy
 
@@ -372,6 +372,8 @@ class CatalogSync:
 
         Raises:
             ValueError: two items with the same implementation code.
+            SyncError: the catalog tables and the outbox disagree about an item's lane (the
+                transaction is rolled back; nothing is enqueued).
         """
         if conn is None:
             with self.store.transaction() as own:
@@ -442,6 +444,16 @@ class CatalogSync:
                 )
             )
         enqueued = self.outbox.enqueue(entries, conn=conn)
+        if enqueued.accepted != len(entries):
+            # The catalog tables and the outbox disagree about a lane (e.g. one of them was
+            # restored from an older backup). Enqueueing anyway could leave a lane waiting for a
+            # sequence that never comes, or send old content: refuse, roll back, say where.
+            shown = "; ".join(p.message for p in enqueued.problems[:3])
+            raise SyncError(
+                f"catalog state and outbox disagree: {len(entries) - enqueued.accepted} of "
+                f"{len(entries)} catalog change(s) not accepted by the outbox"
+                + (f" ({shown})" if shown else " (sequence already present)")
+            )
         conn.executemany(
             "INSERT INTO catalog_item (code, hall, lane, last_seq, last_hash, state) "
             "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (code) DO UPDATE SET hall = excluded.hall, "
