@@ -1,0 +1,154 @@
+"""The ``govlink sync`` and ``govlink outbox`` commands: exit codes, JSON output, repairs."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sync_core_support import make_event, sample_events
+
+from govlink import VirtualClock
+from govlink.cli import main
+from govlink.testing import MockProvince, served_mock
+
+
+def cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, Any]:
+    code = main([*args, "--json"])
+    out = capsys.readouterr().out
+    return code, json.loads(out) if out.strip() else None
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> str:
+    return f"sqlite:///{tmp_path / 'govlink.db'}"
+
+
+def write_ndjson(path: Path, records: list[Any]) -> Path:
+    path.write_text(
+        "\n".join(r if isinstance(r, str) else json.dumps(r, ensure_ascii=False) for r in records)
+        + "\n",
+        encoding="utf-8",
+    )
+    return path
+
+
+def test_sync_cases_reports_bad_lines_and_keeps_the_good_ones(
+    tmp_path: Path, store: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    events = sample_events(5)
+    records: list[Any] = [{"kind": "case", "case_number": "ignored"}]
+    records += [{"kind": "event", **e} for e in events]
+    records += [{"case_number": "X1", "sequence": 0, "status": "received"}, "{not json"]
+    path = write_ndjson(tmp_path / "events.ndjson", records)
+    code, data = cli(capsys, "sync", "cases", str(path), "--store", store)
+    assert code == 1
+    assert data["enqueued"] == len(events)
+    assert data["skipped_non_events"] == 1
+    fields = {(p["field"], p["rule"]) for p in data["problems"]}
+    bad_line = len(records) - 1
+    assert (f"line {bad_line}: sequence", "range") in fields
+    assert (f"line {bad_line}: time", "required") in fields
+    assert (f"line {bad_line + 1}", "json") in fields
+    # Running it again enqueues nothing twice.
+    code, again = cli(capsys, "sync", "cases", str(path), "--store", store)
+    assert again["enqueued"] == 0
+    assert again["duplicates"] == len(events)
+
+
+def test_sync_cases_accepts_a_json_array_and_an_events_object(
+    tmp_path: Path, store: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    events = sample_events(3)
+    (tmp_path / "a.json").write_text(json.dumps(events[:5]), encoding="utf-8")
+    (tmp_path / "b.json").write_text(json.dumps({"events": events[5:]}, indent=2), "utf-8")
+    assert cli(capsys, "sync", "cases", str(tmp_path / "a.json"), "--store", store)[0] == 0
+    code, data = cli(capsys, "sync", "cases", str(tmp_path / "b.json"), "--store", store)
+    assert (code, data["enqueued"]) == (0, len(events) - 5)
+    assert main(["sync", "cases", str(tmp_path / "missing.json"), "--store", store]) == 2
+
+
+@pytest.mark.server
+def test_run_park_repair_skip_and_verify_through_the_cli(
+    tmp_path: Path, store: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    clock = VirtualClock()
+    good = sample_events(20)
+    bad = [make_event("CLI1", 1, "received", clock), make_event("CLI1", 2, "approved", clock)]
+    last = [
+        make_event("CLI2", 1, "received", clock),
+        make_event("CLI2", 2, "supplement_end", clock),
+    ]
+    path = write_ndjson(tmp_path / "events.ndjson", good + bad + last)
+    assert cli(capsys, "sync", "cases", str(path), "--store", store)[0] == 0
+    province = MockProvince()
+    with served_mock(province) as served:
+        url = served.base_url
+        code, data = cli(
+            capsys, "sync", "run", "--until-empty", "--province", url, "--store", store
+        )
+        assert code == 1  # cases are parked
+        assert data["counters"]["parked"] == 2
+        code, parked = cli(capsys, "outbox", "parked", "--store", store)
+        assert code == 1
+        assert sorted(p["key"] for p in parked["parked"]) == ["CLI1", "CLI2"]
+        assert cli(capsys, "outbox", "status", "--store", store)[1]["parked_cases"] == 2
+
+        fixed = tmp_path / "fixed.json"
+        fixed.write_text(json.dumps(make_event("CLI1", 2, "accepted", clock)), "utf-8")
+        wrong = tmp_path / "wrong.json"
+        wrong.write_text(json.dumps(make_event("CLI1", 3, "accepted", clock)), "utf-8")
+        assert (
+            cli(capsys, "outbox", "retry", "CLI1", "--event", str(wrong), "--store", store)[0] == 1
+        )
+        code, _ = cli(capsys, "outbox", "retry", "CLI1", "--event", str(fixed), "--store", store)
+        assert code == 0
+        with pytest.raises(SystemExit) as usage:  # --reason is required
+            main(["outbox", "skip", "CLI2", "--store", store])
+        assert usage.value.code == 2
+        code, _ = cli(
+            capsys,
+            "outbox",
+            "skip",
+            "CLI2",
+            "--reason",
+            "supplement never started",
+            "--store",
+            store,
+        )
+        assert code == 0
+        assert cli(capsys, "outbox", "skip", "CLI2", "--reason", "x", "--store", store)[0] == 1
+
+        code, data = cli(
+            capsys, "sync", "run", "--until-empty", "--province", url, "--store", store
+        )
+        assert code == 0
+        province.journal.assert_each_event_applied_once_in_order(
+            [*good, bad[0], json.loads(fixed.read_text("utf-8")), last[0]]
+        )
+    code, verified = cli(capsys, "outbox", "journal", "verify", "--store", store)
+    assert code == 0
+    assert verified["records"] > 4
+    # Tamper with the journal: verify names the record and exits 1.
+    import sqlite3
+
+    db = sqlite3.connect(store.removeprefix("sqlite:///"))
+    db.execute("UPDATE sync_journal SET count = count + 1 WHERE n = 2")
+    db.commit()
+    db.close()
+    code, data = cli(capsys, "outbox", "journal", "verify", "--store", store)
+    assert code == 1
+    assert data["error"]["code"] == "journal_tampered"
+    assert data["error"]["record"] == 2
+
+
+def test_run_needs_a_province(store: str, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["sync", "run", "--until-empty", "--store", store]) == 2
+    assert "GOVLINK_PROVINCE_URL" in capsys.readouterr().err
+
+
+def test_unknown_adapter_is_a_config_error(store: str, capsys: pytest.CaptureFixture[str]) -> None:
+    code = main(["sync", "run", "--province", "http://x", "--adapter", "nope", "--store", store])
+    assert code == 2
+    assert "reference" in capsys.readouterr().err
