@@ -21,6 +21,7 @@ from govlink.identity import (
     Staff,
     TokenPolicy,
     TokenRevoked,
+    TokenSet,
     TrustedIssuer,
     Verifier,
     b64url_decode,
@@ -247,3 +248,42 @@ def test_scope_narrowing_and_id_token(city_issuer: Issuer, person: Person) -> No
     no_openid = city_issuer.sign_in(person, client=COUNTY, acr=3, scope="cases:read").tokens
     assert no_openid.id_token is None
     assert set(tokens.to_dict()) >= {"access_token", "token_type", "expires_in", "id_token"}
+
+
+def test_concurrent_refresh_has_one_winner(
+    city_issuer: Issuer, person: Person, virtual_clock: VirtualClock
+) -> None:
+    """Two uses of one refresh token at the same moment (the client and a thief): both are
+    answered only within the grace; after it, the next reuse revokes the family."""
+    import threading
+
+    first = city_issuer.sign_in(person, client=COUNTY, acr=3).tokens.refresh_token
+    assert first is not None
+    results: list[object] = []
+    barrier = threading.Barrier(4)
+
+    def use() -> None:
+        barrier.wait()
+        try:
+            results.append(city_issuer.refresh(first, COUNTY))
+        except RefreshTokenError as exc:
+            results.append(exc)
+
+    threads = [threading.Thread(target=use) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    issued = [r for r in results if isinstance(r, TokenSet)]
+    assert len(issued) == 4  # all within the grace of the first use
+    # Only the last successor is still unspent: the earlier ones were spent by the replays.
+    live = [
+        r.refresh_token
+        for r in issued
+        if isinstance(r.refresh_token, str) and city_issuer.introspect(r.refresh_token)["active"]
+    ]
+    assert len(live) == 1
+    virtual_clock.advance(60)
+    with pytest.raises(RefreshTokenError, match="reused"):
+        city_issuer.refresh(first, COUNTY)
+    assert city_issuer.refresh_family_revoked(first)

@@ -450,14 +450,22 @@ class Issuer:
         """
         hall = self.halls.resolve(client)
         now = self.clock.time()
+        token_hash = _hash(refresh_token)
         reuse: RefreshTokenError | None = None
         with self.store.transaction() as conn:
+            # Take the token's row lock first (a no-op update; SQLite's write transaction
+            # already serialises), so concurrent uses of one refresh token — the client and a
+            # thief, or replays — are decided one after another on every backend.
+            conn.execute(
+                "UPDATE identity_refresh_tokens SET replaced_by = replaced_by WHERE token_hash = ?",
+                (token_hash,),
+            )
             row = conn.fetchone(
                 "SELECT t.family_id, t.expires_at, t.spent_at, t.replaced_by, f.sid, "
                 "f.client_id, f.scope, f.revoked_at FROM identity_refresh_tokens t "
                 "JOIN identity_refresh_families f ON f.family_id = t.family_id "
                 "WHERE t.token_hash = ?",
-                (_hash(refresh_token),),
+                (token_hash,),
             )
             if row is None:
                 raise RefreshTokenError("invalid_grant", "unknown refresh token")
@@ -466,7 +474,14 @@ class Issuer:
                 raise RefreshTokenError("invalid_grant", "refresh token family revoked")
             if client_id != hall.client_id:
                 raise RefreshTokenError("invalid_grant", "refresh token of another client")
-            if spent_at is not None:
+            if spent_at is None:
+                if now >= float(expires_at):
+                    raise RefreshTokenError("invalid_grant", "refresh token expired")
+                conn.execute(
+                    "UPDATE identity_refresh_tokens SET spent_at = ? WHERE token_hash = ?",
+                    (now, token_hash),
+                )
+            else:
                 if now - float(spent_at) > self.policy.refresh_grace:
                     self._revoke_family(conn, family_id, "reuse")
                     reuse = RefreshTokenError(
@@ -479,8 +494,6 @@ class Issuer:
                         "WHERE token_hash = ? AND spent_at IS NULL",
                         (now, replaced_by),
                     )
-            elif now >= float(expires_at):
-                raise RefreshTokenError("invalid_grant", "refresh token expired")
             if reuse is None:
                 try:
                     session = self._live_session(conn, sid)
@@ -488,9 +501,8 @@ class Issuer:
                     raise RefreshTokenError("invalid_grant", "the session has ended") from None
                 tokens = self._issue(conn, session, hall, scope, None, True, None, family_id)
                 conn.execute(
-                    "UPDATE identity_refresh_tokens SET spent_at = COALESCE(spent_at, ?), "
-                    "replaced_by = ? WHERE token_hash = ?",
-                    (now, _hash(tokens.refresh_token or ""), _hash(refresh_token)),
+                    "UPDATE identity_refresh_tokens SET replaced_by = ? WHERE token_hash = ?",
+                    (_hash(tokens.refresh_token or ""), token_hash),
                 )
                 return tokens
         # Raised after the transaction committed, so the family revocation sticks.
