@@ -147,3 +147,40 @@ def test_digest_request_pages() -> None:
     )
     assert [(e.implementation_code, e.version) for e in page.entries] == [("A", 3), ("B", 0)]
     assert page.next_page_token is None
+
+
+@pytest.mark.parametrize(
+    ("token_answer", "error"),
+    [
+        (b'{"error": "invalid_client"}', PlatformError),
+        (b'{"token_type": "Bearer", "expires_in": 60}', PlatformUnreachable),
+        (b"not json", PlatformUnreachable),
+    ],
+)
+def test_unusable_token_answers_are_platform_errors(
+    token_answer: bytes, error: type[Exception]
+) -> None:
+    import asyncio
+
+    from govlink._http import httpx
+    from govlink.sync import PlatformAuthError
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        if request.url.path == ref.TOKEN_PATH:
+            return httpx.Response(200, content=token_answer)
+        return httpx.Response(200, json={"results": []})
+
+    adapter = ReferenceAdapter(base_url="http://p", transport=httpx.MockTransport(answer))
+    request = adapter.encode(CASE_EVENT, [DELIVERY])
+
+    async def go() -> None:
+        try:
+            await adapter.send(request)
+        finally:
+            await adapter.aclose()
+
+    with pytest.raises(error) as caught:
+        asyncio.run(go())
+    if error is PlatformError:
+        assert isinstance(caught.value, PlatformAuthError)
+        assert caught.value.retryable

@@ -31,6 +31,7 @@ import json
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, Final, TypeVar
 
+from authlib.common.errors import AuthlibBaseError
 from pydantic import SecretStr
 from pydantic import ValidationError as PydanticValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -412,7 +413,17 @@ class ReferenceAdapter:
         # Authlib reads every token answer as a token; a 503 page or a 429 must instead become
         # the core's retryable PlatformError, and refused credentials a PlatformAuthError.
         if 200 <= response.status_code <= 299:
-            return response
+            try:
+                answer = json.loads(response.content)
+            except ValueError:
+                raise unreadable("token endpoint answer is not JSON") from None
+            if isinstance(answer, dict) and isinstance(answer.get("access_token"), str):
+                return response
+            if isinstance(answer, dict) and "error" in answer:
+                raise PlatformAuthError(
+                    f"token endpoint refused the client credentials ({answer['error']!s:.40})"
+                )
+            raise unreadable("token endpoint answer carries no access_token")
         if response.status_code in (400, 401):
             try:
                 refusal = wire.OAuthError.model_validate_json(response.content).error
@@ -461,6 +472,8 @@ class ReferenceAdapter:
         except ValueError as exc:
             # Authlib's JSON parse of a 2xx token answer that is not JSON.
             raise unreadable(f"token endpoint ({type(exc).__name__})") from None
+        except AuthlibBaseError as exc:
+            raise _token_refused(exc) from None
         headers = {k.lower(): v for k, v in answer.headers.items()}
         return WireResponse(answer.status_code, headers, answer.content)
 
@@ -479,10 +492,21 @@ class ReferenceAdapter:
             raise PlatformUnreachable(
                 f"token endpoint: no answer ({type(exc).__name__})", reason="transport"
             ) from None
+        except ValueError as exc:
+            raise unreadable(f"token endpoint ({type(exc).__name__})") from None
+        except AuthlibBaseError as exc:
+            raise _token_refused(exc) from None
 
     async def aclose(self) -> None:
         """Close the HTTP client."""
         await self._client.aclose()
+
+
+def _token_refused(exc: Exception) -> PlatformAuthError:
+    # A 2xx token answer that still carries an OAuth error, or no usable token: the endpoint
+    # refuses this client (retryable for the outbox, like a 401), never a case's fault.
+    error = getattr(exc, "error", None) or type(exc).__name__
+    return PlatformAuthError(f"token endpoint gave no usable token ({error})")
 
 
 def _version(value: Any) -> int:
