@@ -121,9 +121,18 @@ def test_reconcile_against_a_served_province(
         assert main(["sync", "run", "--until-empty", *args, "--json"]) == 0
         capsys.readouterr()
         code, data = _run(capsys, "sync", "catalog", str(path), "--reconcile", *args, "--json")
-    assert code == 0
-    assert data["reconcile"]["matching"] == 8
-    assert data["reconcile"]["resent"] == 0
+        assert code == 0
+        assert data["reconcile"]["matching"] == 8
+        assert data["reconcile"]["resent"] == 0
+        # Scheduled: the reconciliation just done is recent, so none now.
+        every = ["--reconcile-every", "3600"]
+        code, data = _run(capsys, "sync", "catalog", str(path), *every, *args, "--json")
+        assert code == 0
+        assert "reconcile" not in data
+        code, data = _run(
+            capsys, "sync", "catalog", str(path), "--reconcile-every", "0", *args, "--json"
+        )
+        assert data["reconcile"]["matching"] == 8
     province.journal.assert_catalog_equals(items)
 
 

@@ -1,11 +1,13 @@
-"""``govlink sync catalog FILE [--reconcile]``: enqueue a catalog's changes for the platform.
+"""``govlink sync catalog FILE [--reconcile | --reconcile-every SECONDS]``: enqueue changes.
 
 FILE holds catalog items (``schemas/item.schema.json``) as a JSON array, as a JSON object with
 an ``items`` array (the sample catalog file), or as NDJSON (one item per line). Every item is
 validated on its own: invalid ones are reported with their index, field and rule and left out,
 valid ones are compared with what was last enqueued and only new or changed items go into the
 outbox (``govlink sync run`` delivers them). ``--reconcile`` also reads the platform's catalog
-digest and re-sends every difference.
+digest and re-sends every difference; ``--reconcile-every SECONDS`` does so only when the last
+reconciliation is older than that (a scheduled job runs the command often and reconciles, say,
+daily).
 
 Exit codes: 0 every item valid; 1 some item invalid (the valid ones are still enqueued) or the
 platform failed; 2 the file cannot be read or the settings are unusable.
@@ -136,11 +138,12 @@ def run_sync_catalog(ctx: CliContext) -> int:
     items, problems, invalid_codes = read_catalog_file(path)
     ctx.note_development_default()
     outbox = Outbox(ctx.store(), clock=ctx.clock)
-    sync = CatalogSync(outbox, clock=ctx.clock)
+    every = ctx.args.reconcile_every
+    sync = CatalogSync(outbox, clock=ctx.clock, reconcile_interval=every)
     report = sync.push(items)
     gone = [c for c in report.gone_locally if c not in invalid_codes]
     reconciled = None
-    if ctx.args.reconcile:
+    if ctx.args.reconcile or (every is not None and sync.reconcile_due()):
         reconciled = asyncio.run(_reconcile(sync, items, _adapter(ctx)))
     data: dict[str, Any] = {
         "file": str(path),
@@ -193,10 +196,17 @@ def register(
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("file", metavar="FILE", help="catalog items: JSON array/object or NDJSON")
-    parser.add_argument(
+    when = parser.add_mutually_exclusive_group()
+    when.add_argument(
         "--reconcile",
         action="store_true",
         help="also compare with the platform's catalog digest and re-send every difference",
+    )
+    when.add_argument(
+        "--reconcile-every",
+        type=float,
+        metavar="SECONDS",
+        help="reconcile only when the last reconciliation is older than SECONDS",
     )
     existing = {a for action in parser._actions for a in action.option_strings}
     if "--province" not in existing:
