@@ -287,3 +287,26 @@ def test_concurrent_refresh_has_one_winner(
     with pytest.raises(RefreshTokenError, match="reused"):
         city_issuer.refresh(first, COUNTY)
     assert city_issuer.refresh_family_revoked(first)
+
+
+def test_every_revocation_moves_the_epoch(any_store: Store, virtual_clock: VirtualClock) -> None:
+    import threading
+
+    from govlink.identity import RevocationRegistry
+
+    registries = [RevocationRegistry(any_store, clock=virtual_clock) for _ in range(4)]
+    start = registries[0].epoch
+
+    def revoke(index: int) -> None:
+        for n in range(5):
+            registries[index].revoke("jti", f"{index}-{n}", expires_at=virtual_clock.time() + 60)
+
+    threads = [threading.Thread(target=revoke, args=(i,)) for i in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    virtual_clock.advance(registries[0].poll_interval)
+    watcher = RevocationRegistry(any_store, clock=virtual_clock)
+    assert watcher.epoch == start + 20
+    assert all(watcher.is_revoked({"jti": f"{i}-{n}"}) for i in range(4) for n in range(5))

@@ -162,12 +162,13 @@ class Issuer:
     def _subject_secret(self) -> bytes:
         # The key of the keyed hash that makes ``sub`` stable and opaque; created once.
         with self.store.transaction() as conn:
+            # Two processes starting at once both try; the first insert wins for both.
+            conn.execute(
+                "INSERT INTO identity_meta (name, value) VALUES ('subject_key', ?) "
+                "ON CONFLICT (name) DO NOTHING",
+                (secrets.token_hex(32),),
+            )
             value = conn.scalar("SELECT value FROM identity_meta WHERE name = 'subject_key'")
-            if value is None:
-                value = secrets.token_hex(32)
-                conn.execute(
-                    "INSERT INTO identity_meta (name, value) VALUES ('subject_key', ?)", (value,)
-                )
         return bytes.fromhex(value)
 
     # -- verifying our own tokens ------------------------------------------------------------

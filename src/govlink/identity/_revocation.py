@@ -23,15 +23,22 @@ RevocationKind = Literal["jti", "sid", "sub"]
 _EPOCH: Final = "revocation_epoch"
 
 
+_INCREMENT = (
+    "UPDATE identity_meta SET value = CAST(CAST(value AS BIGINT) + 1 AS TEXT) WHERE name = ?"
+)
+
+
 def _bump_epoch(conn: Connection) -> int:
-    current = conn.scalar("SELECT value FROM identity_meta WHERE name = ?", (_EPOCH,))
-    epoch = int(current or 0) + 1
-    conn.execute(
-        "INSERT INTO identity_meta (name, value) VALUES (?, ?) "
-        "ON CONFLICT (name) DO UPDATE SET value = excluded.value",
-        (_EPOCH, str(epoch)),
-    )
-    return epoch
+    # One atomic UPDATE (a row lock on PostgreSQL): concurrent revocations in several
+    # processes never collapse into one epoch step that a poller could miss.
+    if conn.execute(_INCREMENT, (_EPOCH,)).rowcount == 0:
+        conn.execute(
+            "INSERT INTO identity_meta (name, value) VALUES (?, '0') "
+            "ON CONFLICT (name) DO NOTHING",
+            (_EPOCH,),
+        )
+        conn.execute(_INCREMENT, (_EPOCH,))
+    return int(conn.scalar("SELECT value FROM identity_meta WHERE name = ?", (_EPOCH,)))
 
 
 class RevocationRegistry:
