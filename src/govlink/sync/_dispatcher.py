@@ -20,6 +20,7 @@ requests finish and settle; nothing new is claimed. A crash instead leaves lease
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import logging
 import random
@@ -225,10 +226,8 @@ class Dispatcher:
             if self._in_flight > 0:
                 # Other workers hold leases: their settlements make lanes ready again.
                 self._settled.clear()
-                try:
+                with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._settled.wait(), self.poll_interval)
-                except TimeoutError:
-                    pass
                 continue
             due, wake = await self._db_call(self.outbox.pending_work, kind)
             now = self.clock.time()

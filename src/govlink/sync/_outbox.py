@@ -8,8 +8,8 @@ Data model (schema ``sync``)::
                            one UPDATE of the lane, never a write to the entry
                 ready_at   when the head may be claimed; NULL = nothing to do or parked.
                            While claimed it holds the lease expiry: a crashed worker's lane is
-                           simply due again when its lease runs out
-                lease      the claim token while claimed
+                           simply due again when its lease runs out. A claim writes nothing
+                           else (no token): settlements are conditional on head_seq instead
                 attempts / last_error   the outer retry loop, persisted
                 parked     1 when the head was refused as poison (the case waits for an operator)
     sync_entry  (lane, seq) -> idempotency key, canonical payload, enqueue time, state
@@ -69,7 +69,6 @@ CREATE TABLE sync_lane (
     key         TEXT NOT NULL,
     head_seq    INTEGER NOT NULL DEFAULT 1,
     ready_at    REAL,
-    lease       TEXT,
     attempts    INTEGER NOT NULL DEFAULT 0,
     last_error  TEXT,
     parked      INTEGER NOT NULL DEFAULT 0,
@@ -141,21 +140,21 @@ _INSERT_ENTRY = (
 )
 # The next entry is due at once only if it is already queued (a gap waits for the missing one).
 _ACK = """
-UPDATE sync_lane SET head_seq = head_seq + 1, attempts = 0, last_error = NULL, lease = NULL,
-    last_ack_at = ?,
+UPDATE sync_lane SET head_seq = head_seq + 1, attempts = 0, last_error = NULL, last_ack_at = ?,
     ready_at = CASE WHEN EXISTS (SELECT 1 FROM sync_entry WHERE id = ?) THEN ? ELSE NULL END
 WHERE lane_id = ? AND head_seq = ?
 """
 _RESCHEDULE = """
-UPDATE sync_lane SET attempts = attempts + 1, last_error = ?, lease = NULL, ready_at = ?
+UPDATE sync_lane SET attempts = attempts + 1, last_error = ?, ready_at = ?
 WHERE lane_id = ? AND head_seq = ? AND parked = 0
 """
 _PARK = """
-UPDATE sync_lane SET parked = 1, parked_at = ?, ready_at = NULL, lease = NULL,
+UPDATE sync_lane SET parked = 1, parked_at = ?, ready_at = NULL,
     attempts = attempts + 1, last_error = ?
 WHERE lane_id = ? AND head_seq = ?
 """
-_RELEASE = "UPDATE sync_lane SET ready_at = ?, lease = NULL WHERE lane_id = ? AND lease = ?"
+# Only lanes still held by this claim (their due time is still its lease expiry) go back.
+_RELEASE = "UPDATE sync_lane SET ready_at = ? WHERE lane_id = ? AND head_seq = ? AND ready_at = ?"
 
 
 def lane_name(hall: str, kind: str, key: str) -> str:
@@ -209,7 +208,8 @@ class EnqueueResult:
 
 @dataclass(frozen=True, slots=True)
 class Claim:
-    """Deliveries leased together (one per lane) under one lease ``token``."""
+    """Deliveries leased together (one per lane) until ``lease_until``; ``token`` names the
+    claim in logs."""
 
     token: str
     deliveries: tuple[Delivery, ...]
@@ -600,11 +600,9 @@ class Outbox:
                         int(lane_id) * SEQ_SPAN + int(seq),
                     )
                 )
-                leases.append((until, token, lane_id))
+                leases.append((until, lane_id))
             if leases:
-                conn.executemany(
-                    "UPDATE sync_lane SET ready_at = ?, lease = ? WHERE lane_id = ?", leases
-                )
+                conn.executemany("UPDATE sync_lane SET ready_at = ? WHERE lane_id = ?", leases)
             return len(rows)
 
         # First pass: each hall its fair share. Second pass: what a hall could not use goes
@@ -629,7 +627,10 @@ class Outbox:
             return
         now = self.clock.time()
         with self.store.transaction() as conn:
-            conn.executemany(_RELEASE, [(now, d.entry_id // SEQ_SPAN, claim.token) for d in items])
+            conn.executemany(
+                _RELEASE,
+                [(now, d.entry_id // SEQ_SPAN, d.sequence, claim.lease_until) for d in items],
+            )
 
     # --- settlement ---------------------------------------------------------------------
 
@@ -744,8 +745,8 @@ class Outbox:
             ready, leased, retrying, parked = conn.fetchone(
                 "SELECT "
                 "COALESCE(SUM(CASE WHEN ready_at <= ? THEN 1 ELSE 0 END), 0), "
-                "COALESCE(SUM(CASE WHEN lease IS NOT NULL AND ready_at > ? THEN 1 ELSE 0 END), 0), "
-                "COALESCE(SUM(CASE WHEN lease IS NULL AND attempts > 0 AND parked = 0 "
+                "COALESCE(SUM(CASE WHEN attempts = 0 AND ready_at > ? THEN 1 ELSE 0 END), 0), "
+                "COALESCE(SUM(CASE WHEN attempts > 0 AND parked = 0 "
                 "AND ready_at > ? THEN 1 ELSE 0 END), 0), "
                 "COALESCE(SUM(parked), 0) FROM sync_lane",
                 (now, now, now),
@@ -835,8 +836,8 @@ class Outbox:
                 action = "repair"
                 detail["payload_sha256"] = hashlib.sha256(payload_json.encode()).hexdigest()
             conn.execute(
-                "UPDATE sync_lane SET parked = 0, parked_at = NULL, ready_at = ?, lease = NULL, "
-                "attempts = 0 WHERE lane_id = ?",
+                "UPDATE sync_lane SET parked = 0, parked_at = NULL, ready_at = ?, attempts = 0 "
+                "WHERE lane_id = ?",
                 (now, lane_id),
             )
             append_journal(conn, now, [JournalRecord(action, hall, 1, keys_digest([idem]), detail)])
@@ -859,7 +860,7 @@ class Outbox:
             entry_id = lane_id * SEQ_SPAN + seq
             conn.execute("UPDATE sync_entry SET state = 'skipped' WHERE id = ?", (entry_id,))
             conn.execute(
-                "UPDATE sync_lane SET parked = 0, parked_at = NULL, lease = NULL, attempts = 0, "
+                "UPDATE sync_lane SET parked = 0, parked_at = NULL, attempts = 0, "
                 "last_error = NULL, head_seq = head_seq + 1, last_ack_at = ?, "
                 "ready_at = CASE WHEN EXISTS (SELECT 1 FROM sync_entry WHERE id = ?) "
                 "THEN ? ELSE NULL END WHERE lane_id = ?",
