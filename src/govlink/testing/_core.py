@@ -19,6 +19,7 @@ import threading
 from bisect import bisect_right
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from sys import intern
 from typing import Any, Final
 from urllib.parse import parse_qs
 
@@ -800,7 +801,7 @@ class ProvinceCore:
                     (_RS.REJECTED, explicit[index], None, None, None, None, problems[index], None)
                 )
                 continue
-            case_number = event.case_number
+            case_number = intern(event.case_number)  # one string per case, not per event
             sequence = event.sequence
             key = explicit[index] or f"{event.hall}:case:{case_number}:{sequence}"
             seen = keys.get(key)
