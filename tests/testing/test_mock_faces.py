@@ -85,3 +85,24 @@ def test_repr_hides_secrets() -> None:
     province = MockProvince()
     assert ref.DEMO_CLIENT_SECRET not in repr(province.config)
     assert "faults='none'" in repr(province)
+
+
+def test_respx_dribble_and_latency_for_async_clients(
+    mock_province: MockProvince, mock_province_router: respx.MockRouter
+) -> None:
+    token = mock_province.issue_token()
+    mock_province.set_faults("dribble:bytes_per_s=1000;latency:ms=500")
+    before = mock_province.clock.time()
+
+    async def call() -> httpx.Response:
+        async with httpx.AsyncClient(base_url=DEFAULT_BASE_URL) as http:
+            return await http.post(
+                ref.CASE_EVENTS_BATCH_PATH,
+                json={"events": [event()]},
+                headers={"authorization": f"Bearer {token}"},
+            )
+
+    response = asyncio.run(call())
+    assert response.json()["results"][0]["status"] == "applied"
+    waited = mock_province.clock.time() - before
+    assert waited == pytest.approx(0.5 + len(response.content) / 1000)

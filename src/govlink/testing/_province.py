@@ -85,13 +85,20 @@ def _chunks(body: bytes, bytes_per_s: int) -> Iterator[tuple[bytes, float]]:
         yield chunk, len(chunk) / bytes_per_s
 
 
-class _DribbleStream(httpx.SyncByteStream):
+class _DribbleStream(httpx.SyncByteStream, httpx.AsyncByteStream):
+    """A slow body for sync and async clients alike (respx serves both with one handler)."""
+
     def __init__(self, body: bytes, bytes_per_s: int, clock: Clock) -> None:
         self._body, self._rate, self._clock = body, bytes_per_s, clock
 
     def __iter__(self) -> Iterator[bytes]:
         for chunk, pause in _chunks(self._body, self._rate):
             self._clock.sleep(pause)
+            yield chunk
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        for chunk, pause in _chunks(self._body, self._rate):
+            await self._clock.asleep(pause)
             yield chunk
 
 
