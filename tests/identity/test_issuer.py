@@ -310,3 +310,15 @@ def test_every_revocation_moves_the_epoch(any_store: Store, virtual_clock: Virtu
     watcher = RevocationRegistry(any_store, clock=virtual_clock)
     assert watcher.epoch == start + 20
     assert all(watcher.is_revoked({"jti": f"{i}-{n}"}) for i in range(4) for n in range(5))
+
+
+def test_reprs_hold_no_credentials_or_personal_data(city_issuer: Issuer, person: Person) -> None:
+    sign_in = city_issuer.sign_in(person, client=COUNTY, acr=3, scope="openid cases:read")
+    text = repr(sign_in)
+    tokens = sign_in.tokens
+    assert tokens.id_token is not None
+    assert tokens.refresh_token is not None
+    for secret in (tokens.access_token, tokens.id_token, tokens.refresh_token):
+        assert secret not in text
+    assert "11010519491231002X" not in text
+    assert "pw" not in repr(city_issuer.keys.protector)

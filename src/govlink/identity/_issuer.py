@@ -64,14 +64,15 @@ class TokenPolicy:
 
 @dataclass(frozen=True, slots=True)
 class TokenSet:
-    """What a token endpoint returns (RFC 6749 §5.1 plus ``id_token``)."""
+    """What a token endpoint returns (RFC 6749 §5.1 plus ``id_token``). Tokens are credentials:
+    ``repr`` leaves them out."""
 
-    access_token: str
+    access_token: str = field(repr=False)
     expires_in: int
     scope: str
     session_id: str
     client_id: str
-    id_token: str | None = None
+    id_token: str | None = field(default=None, repr=False)
     refresh_token: str | None = field(default=None, repr=False)
     token_type: str = "Bearer"  # noqa: S105 - a token type name
     issued_token_type: str = TOKEN_TYPE_ACCESS

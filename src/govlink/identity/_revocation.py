@@ -33,8 +33,7 @@ def _bump_epoch(conn: Connection) -> int:
     # processes never collapse into one epoch step that a poller could miss.
     if conn.execute(_INCREMENT, (_EPOCH,)).rowcount == 0:
         conn.execute(
-            "INSERT INTO identity_meta (name, value) VALUES (?, '0') "
-            "ON CONFLICT (name) DO NOTHING",
+            "INSERT INTO identity_meta (name, value) VALUES (?, '0') ON CONFLICT (name) DO NOTHING",
             (_EPOCH,),
         )
         conn.execute(_INCREMENT, (_EPOCH,))
