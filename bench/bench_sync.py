@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import itertools
 import json
 import os
 import resource
@@ -108,12 +109,8 @@ def mock_state(url: str) -> dict[str, Any]:
 def year_events(count: int) -> Iterator[dict[str, Any]]:
     """The first ``count`` events of the sample year, in time order (streamed)."""
     catalog = load_sample_catalog()
-    produced = 0
-    for event in iter_events(year_of_cases(catalog.items), order="time"):
-        if produced >= count:
-            return
-        produced += 1
-        yield event
+    stream = iter_events(year_of_cases(catalog.items), order="time")
+    yield from itertools.islice(stream, count)
 
 
 def canonical(event: dict[str, Any]) -> str:
@@ -240,8 +237,11 @@ def ceiling_rate(url: str, count: int, clients: int = 4) -> float:
         streams[i % clients].extend(case_events)
     payloads = [
         [
-            ('{"events":[' + ",".join(canonical(e) for e in s[k : k + ref.MAX_EVENT_BATCH]) + "]}")
-            .encode()
+            (
+                '{"events":['
+                + ",".join(canonical(e) for e in s[k : k + ref.MAX_EVENT_BATCH])
+                + "]}"
+            ).encode()
             for k in range(0, len(s), ref.MAX_EVENT_BATCH)
         ]
         for s in streams
