@@ -203,47 +203,62 @@ class Dispatcher:
         state = self.endpoint_state(endpoint)
         limit = self.batch_size or _batch_limit(self.adapter, kind)
         limit = min(limit, _batch_limit(self.adapter, kind))
-        while not self._stopping.is_set():
-            admit = state.breaker.admit()
-            if admit == 0:
-                await self._pause(max(state.breaker.wait_time(), 0.01))
-                continue
-            size = limit if admit is None else min(limit, admit)
-            if admit is not None:
-                self.counters.probes += 1
-            self._in_flight += 1
-            try:
-                prepared = await self._db_call(self._claim_and_record, kind, endpoint, size)
-                if prepared is None:
-                    if admit is not None:
-                        state.breaker.release_probe()
-                else:
-                    await self._dispatch(kind, endpoint, state, *prepared)
+        # Lanes acknowledged by this worker whose next entry it keeps leased (see
+        # Outbox.settle(keep=True)): sent in the next batch without a new claim.
+        carry: list[Delivery] = []
+        try:
+            while not self._stopping.is_set():
+                admit = state.breaker.admit()
+                if admit == 0:
+                    await self._pause(max(state.breaker.wait_time(), 0.01))
                     continue
-            finally:
-                self._in_flight -= 1
-            # Nothing to claim now.
-            if self._in_flight > 0:
-                # Other workers hold leases: their settlements make lanes ready again.
-                self._settled.clear()
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._settled.wait(), self.poll_interval)
-                continue
-            due, wake = await self._db_call(self.outbox.pending_work, kind)
-            now = self.clock.time()
-            if until_empty and not due and wake is None and self._in_flight == 0:
-                return
-            delay = self.poll_interval if wake is None else min(self.poll_interval, wake - now)
-            await self._pause(max(delay, 0.01))
+                size = limit if admit is None else min(limit, admit)
+                if admit is not None:
+                    self.counters.probes += 1
+                self._in_flight += 1
+                try:
+                    batch, carry = carry[:size], carry[size:]
+                    prepared = await self._db_call(
+                        self._claim_and_record, kind, endpoint, size, batch
+                    )
+                    if prepared is None:
+                        if admit is not None:
+                            state.breaker.release_probe()
+                    else:
+                        carry += await self._dispatch(kind, endpoint, state, *prepared)
+                        continue
+                finally:
+                    self._in_flight -= 1
+                    if self._in_flight == 0:
+                        self._settled.set()  # idle workers re-check now, not at the poll
+                # Nothing to claim now.
+                if self._in_flight > 0:
+                    # Other workers hold leases: their settlements make lanes ready again.
+                    self._settled.clear()
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(self._settled.wait(), self.poll_interval)
+                    continue
+                due, wake = await self._db_call(self.outbox.pending_work, kind)
+                now = self.clock.time()
+                if until_empty and not due and wake is None and self._in_flight == 0:
+                    return
+                delay = self.poll_interval if wake is None else min(self.poll_interval, wake - now)
+                await self._pause(max(delay, 0.01))
+        finally:
+            if carry:
+                await self._db_call(self.outbox.release_kept, carry)
 
     # --- one batch ----------------------------------------------------------------------
 
     def _claim_and_record(
-        self, kind: str, endpoint: str, size: int
+        self, kind: str, endpoint: str, size: int, carried: Sequence[Delivery] = ()
     ) -> tuple[Claim, WireRequest, int] | None:
-        """DB thread: claim, encode (isolating unencodable entries), journal the send."""
+        """DB thread: claim (after the carried deliveries), encode (isolating unencodable
+        entries), journal the send."""
         with self.outbox.store.transaction() as conn:
-            claim = self.outbox.claim(kind, size, fair=self.fair, conn=conn)
+            claim = self.outbox.claim(kind, size - len(carried), fair=self.fair, conn=conn)
+            if carried:
+                claim = Claim(claim.token, (*carried, *claim.deliveries), claim.lease_until)
             if not claim.deliveries:
                 return None
             deliveries = list(claim.deliveries)
@@ -290,7 +305,8 @@ class Dispatcher:
         claim: Claim,
         request: WireRequest,
         send_record: int,
-    ) -> None:
+    ) -> list[Delivery]:
+        """Send one batch and settle it; returns the next entries of acknowledged lanes."""
         deliveries = claim.deliveries
         self.counters.sent += len(deliveries)
         try:
@@ -298,9 +314,12 @@ class Dispatcher:
                 kind, state, request, deliveries
             )
         except PlatformError as exc:
-            await self._settle_failure(kind, endpoint, state, claim, request, send_record, exc)
-            return
-        await self._settle_results(endpoint, deliveries, results, send_record, status, body_digest)
+            return await self._settle_failure(
+                kind, endpoint, state, claim, request, send_record, exc
+            )
+        return await self._settle_results(
+            endpoint, deliveries, results, send_record, status, body_digest
+        )
 
     async def _send_with_retries(
         self, kind: str, state: _Endpoint, request: WireRequest, deliveries: Sequence[Delivery]
@@ -381,7 +400,7 @@ class Dispatcher:
         send_record: int,
         status: int,
         body_digest: str,
-    ) -> None:
+    ) -> list[Delivery]:
         by_key = {r.idempotency_key: r for r in results}
         now = self.clock.time()
         acked: list[Delivery] = []
@@ -426,7 +445,9 @@ class Dispatcher:
                 "not_acknowledged": not_acked,
             },
         )
-        await self._db_call(self.outbox.settle, acked, failures, journal=[record])
+        kept = await self._db_call(
+            self.outbox.settle, acked, failures, journal=[record], keep=not self._stopping.is_set()
+        )
         self._settled.set()
         c = self.counters
         c.acknowledged += len(acked)
@@ -437,6 +458,7 @@ class Dispatcher:
         c.by_endpoint[endpoint] = c.by_endpoint.get(endpoint, 0) + len(acked)
         if self.on_progress is not None and acked:
             self.on_progress(len(acked))
+        return kept
 
     async def _settle_failure(
         self,
@@ -447,7 +469,7 @@ class Dispatcher:
         request: WireRequest,
         send_record: int,
         exc: PlatformError,
-    ) -> None:
+    ) -> list[Delivery]:
         deliveries = claim.deliveries
         now = self.clock.time()
         detail = {
@@ -479,7 +501,7 @@ class Dispatcher:
                     }
                 },
             )
-            return
+            return []
         # A non-retryable refusal of the whole request: poison somewhere in it. Isolate it by
         # halving; a single entry refused on its own is parked.
         if len(deliveries) == 1:
@@ -487,15 +509,17 @@ class Dispatcher:
                 self.outbox.settle, (), [LaneFailure(deliveries[0], exc.message)], journal=[fail]
             )
             self.counters.parked += 1
-            return
+            return []
         await self._db_call(self.outbox.journal, [fail])
         middle = len(deliveries) // 2
+        kept: list[Delivery] = []
         for part in (deliveries[:middle], deliveries[middle:]):
             sub = Claim(claim.token, tuple(part), claim.lease_until)
             sub_request = self.adapter.encode(kind, list(part))
             keys = [d.idempotency_key for d in part]
             numbers = await self._db_call(self._journal_send, endpoint, sub_request, keys)
-            await self._dispatch(kind, endpoint, state, sub, sub_request, numbers)
+            kept += await self._dispatch(kind, endpoint, state, sub, sub_request, numbers)
+        return kept
 
     def _journal_send(self, endpoint: str, request: WireRequest, keys: list[str]) -> int:
         with self.outbox.store.transaction() as conn:

@@ -641,27 +641,36 @@ class Outbox:
         *,
         journal: Sequence[JournalRecord] = (),
         conn: Connection | None = None,
-    ) -> None:
+        keep: bool = False,
+    ) -> list[Delivery]:
         """Record a batch's outcome in one transaction with its journal records.
 
         Acknowledged lanes advance to their next sequence (due now if it is queued);
         failures with ``retry_at`` are rescheduled (attempts + 1, last error kept); failures
         without are parked. Each update is conditional on the lane still being at the
         delivered sequence, so a late or duplicated settlement is harmless.
+
+        With ``keep``, an acknowledged lane whose next entry is queued stays leased to the
+        caller, and those next entries are returned as deliveries: the dispatcher sends them
+        in its next batch without claiming them again (one lane update per event instead of
+        two). Sending them is safe for order: each follows an entry the platform acknowledged.
         """
         if conn is None:
             with self.store.transaction() as own:
-                self.settle(acknowledged, failures, journal=journal, conn=own)
-            return
+                return self.settle(acknowledged, failures, journal=journal, conn=own, keep=keep)
         now = self.clock.time()
+        kept: list[Delivery] = []
         if acknowledged:
+            due = now + self.lease_seconds if keep else now
             conn.executemany(
                 _ACK,
                 [
-                    (now, d.entry_id + 1, now, d.entry_id // SEQ_SPAN, d.sequence)
+                    (now, d.entry_id + 1, due, d.entry_id // SEQ_SPAN, d.sequence)
                     for d in acknowledged
                 ],
             )
+            if keep:
+                kept = self._next_deliveries(conn, acknowledged)
         retry = [f for f in failures if f.retry_at is not None]
         park = [f for f in failures if f.retry_at is None]
         if retry:
@@ -692,6 +701,36 @@ class Outbox:
             )
         if journal:
             append_journal(conn, now, journal)
+        return kept
+
+    @staticmethod
+    def _next_deliveries(conn: Connection, acknowledged: Sequence[Delivery]) -> list[Delivery]:
+        by_id = {d.entry_id + 1: d for d in acknowledged}
+        found: list[Delivery] = []
+        ids = list(by_id)
+        for part in _chunks(ids, 500):
+            marks = ",".join("?" * len(part))
+            for entry_id, idem, payload in conn.fetchall(
+                f"SELECT id, idem, payload FROM sync_entry WHERE id IN ({marks})",  # noqa: S608 - placeholders only
+                part,
+            ):
+                d = by_id[int(entry_id)]
+                seq = d.sequence + 1
+                key = idem or f"{lane_name(d.hall, d.kind, d.key)}:{seq}"
+                found.append(Delivery(d.hall, d.kind, d.key, seq, key, payload, 0, int(entry_id)))
+        return found
+
+    def release_kept(self, deliveries: Sequence[Delivery]) -> None:
+        """Give back lanes kept by :meth:`settle` (``keep=True``) but not sent: due now."""
+        if not deliveries:
+            return
+        now = self.clock.time()
+        with self.store.transaction() as conn:
+            conn.executemany(
+                "UPDATE sync_lane SET ready_at = ? WHERE lane_id = ? AND head_seq = ? "
+                "AND parked = 0 AND ready_at > ?",
+                [(now, d.entry_id // SEQ_SPAN, d.sequence, now) for d in deliveries],
+            )
 
     def journal(self, records: Sequence[JournalRecord], *, conn: Connection | None = None) -> None:
         """Append journal records in their own transaction (or the caller's ``conn``)."""
