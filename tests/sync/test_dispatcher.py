@@ -17,8 +17,10 @@ from govlink.sync import (
     CASE_EVENT,
     CircuitBreaker,
     Dispatcher,
+    NewEntry,
     Outbox,
     RetryBudget,
+    WireRequest,
     adapter_names,
     load_adapter,
     verify_journal,
@@ -258,3 +260,67 @@ def test_a_batch_kind_is_homogeneous(outbox: Outbox, clock: VirtualClock) -> Non
     assert dispatcher.kinds == (CASE_EVENT,)
     asyncio.run(_drain(dispatcher))
     province.journal.assert_each_event_applied_once_in_order(events)
+
+
+class _BreaksOnOneCase:
+    """The reference adapter, except that a batch carrying case POISON gets a body the
+    platform refuses as a whole (HTTP 400): the dispatcher must isolate the culprit."""
+
+    def __init__(self, inner: Any) -> None:
+        self._inner = inner
+        self.name = inner.name
+        self.max_batch = inner.max_batch
+        self.requests_per_second = inner.requests_per_second
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._inner, name)
+
+    def endpoint(self, kind: str) -> str:
+        return str(self._inner.endpoint(kind))
+
+    def encode(self, kind: str, deliveries: Any) -> Any:
+        request = self._inner.encode(kind, deliveries)
+        if any(d.key == "POISON" for d in deliveries):
+            return WireRequest(request.method, request.path, request.endpoint, b"{broken")
+        return request
+
+    def decode(self, kind: str, deliveries: Any, response: Any) -> Any:
+        return self._inner.decode(kind, deliveries, response)
+
+    async def send(self, request: Any) -> Any:
+        return await self._inner.send(request)
+
+    async def refresh_credentials(self) -> None:
+        await self._inner.refresh_credentials()
+
+    async def aclose(self) -> None:
+        await self._inner.aclose()
+
+
+def test_a_whole_request_refused_is_halved_until_only_the_culprit_is_parked(
+    outbox: Outbox, clock: VirtualClock
+) -> None:
+    province = MockProvince(clock=clock)
+    good = sample_events(80)
+    poison = [make_event("POISON", 1, "received", clock)]
+    outbox.enqueue(as_entries(good + poison))
+    adapter = _BreaksOnOneCase(reference_adapter(province, clock))
+    counters = asyncio.run(_drain(Dispatcher(outbox, adapter, clock=clock)))
+    assert counters.parked == 1
+    assert [p.key for p in outbox.parked()] == ["POISON"]
+    assert "HTTP 400" in outbox.parked()[0].error
+    province.journal.assert_each_event_applied_once_in_order(good)
+    verify_journal(outbox.store)
+
+
+def test_an_unencodable_payload_parks_only_its_case(outbox: Outbox, clock: VirtualClock) -> None:
+    province = MockProvince(clock=clock)
+    good = sample_events(30)
+    outbox.enqueue(as_entries(good))
+    outbox.enqueue([NewEntry("370500", CASE_EVENT, "ARRAY1", 1, "[1, 2]")])
+    counters = run(outbox, province, clock)
+    assert counters.parked == 1
+    parked = outbox.parked()
+    assert [p.key for p in parked] == ["ARRAY1"]
+    assert "json_object" in parked[0].error
+    province.journal.assert_each_event_applied_once_in_order(good)

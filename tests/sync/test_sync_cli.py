@@ -152,3 +152,19 @@ def test_unknown_adapter_is_a_config_error(store: str, capsys: pytest.CaptureFix
     code = main(["sync", "run", "--province", "http://x", "--adapter", "nope", "--store", store])
     assert code == 2
     assert "reference" in capsys.readouterr().err
+
+
+def test_structured_logs_are_json_with_personal_data_masked() -> None:
+    import logging
+
+    from govlink.cli._sync import JsonLogFormatter
+
+    record = logging.LogRecord(
+        "govlink.sync", logging.WARNING, __file__, 1, "case parked for 370502199001011234", (), None
+    )
+    record.govlink = {"key": "370500:case:C1:2", "error": "phone 13912345678 refused"}
+    line = json.loads(JsonLogFormatter().format(record))
+    assert line["level"] == "warning"
+    assert line["key"] == "370500:case:C1:2"
+    assert "370502199001011234" not in line["message"]
+    assert "13912345678" not in line["error"]
