@@ -390,28 +390,29 @@ class Outbox:
             # next to its earlier ones); a bounded 64 MB page cache keeps that from thrashing.
             conn.execute("PRAGMA cache_size = -65536")
         words = _KIND_WORDS
-        named = [(f"{e.hall}:{words.get(e.kind, e.kind)}:{e.key}", e) for e in part]
+        # Fields by position: a NewEntry, or a plain 6-tuple in the same order (bulk loads).
+        named = [(f"{e[0]}:{words.get(e[1], e[1])}:{e[2]}", e) for e in part]
         # Lanes this call has not seen, or entries at/below what it enqueued: look them up.
         lookup: dict[str, NewEntry] = {}
         for lane, e in named:
             k = known.get(lane)
-            if k is None or e.sequence <= k[1]:
+            if k is None or e[3] <= k[1]:
                 lookup.setdefault(lane, e)
         found = self._lanes(conn, list(lookup)) if lookup else {}
         new = [lane for lane in lookup if lane not in found and lane not in known]
         ids = self._allocate(conn, len(new))
         new_lanes = dict(zip(new, ids, strict=True))
         if new_lanes:
-            first = {lane for lane, e in named if e.sequence == 1 and lane in new_lanes}
+            first = {lane for lane, e in named if e[3] == 1 and lane in new_lanes}
             conn.executemany(
                 _NEW_LANE,
                 [
                     (
                         lane_id,
                         lane,
-                        lookup[lane].hall,
-                        lookup[lane].kind,
-                        lookup[lane].key,
+                        lookup[lane][0],
+                        lookup[lane][1],
+                        lookup[lane][2],
                         now if lane in first else None,
                     )
                     for lane, lane_id in new_lanes.items()
@@ -433,7 +434,7 @@ class Outbox:
         seen: set[int] = set()
         duplicates = stale = 0
         for lane, e in named:
-            seq = e.sequence
+            seq = e[3]
             if not 1 <= seq <= MAX_SEQUENCE:
                 stale += 1
                 problems.append(
@@ -467,10 +468,10 @@ class Outbox:
                     continue
             if seq > k[1]:
                 k[1] = seq
-            idem = e.idempotency_key
+            idem = e[5]
             if idem is not None and idem == f"{lane}:{seq}":
                 idem = None  # the default key is not stored twice
-            rows.append((entry_id, idem, e.payload_json, now))
+            rows.append((entry_id, idem, e[4], now))
             r = span.get(lane_id)
             if r is None:
                 span[lane_id] = [seq, seq]
@@ -483,7 +484,7 @@ class Outbox:
             conn.executemany(
                 _WAKE_LANE, [(now, lane_id, lo, hi) for lane_id, (lo, hi) in span.items()]
             )
-            halls = {e.hall for _, e in named}
+            halls = {e[0] for _, e in named}
             if not self._halls or not halls.issubset(self._halls):
                 conn.executemany(
                     "INSERT INTO sync_hall (hall) VALUES (?) ON CONFLICT (hall) DO NOTHING",
