@@ -12,7 +12,7 @@ import pytest
 from sync_core_support import as_entries, make_event, reference_adapter, sample_events
 
 from govlink import ConfigError, VirtualClock
-from govlink.store import SQLiteStore
+from govlink.store import SQLiteStore, Store
 from govlink.sync import (
     CASE_EVENT,
     CircuitBreaker,
@@ -324,3 +324,14 @@ def test_an_unencodable_payload_parks_only_its_case(outbox: Outbox, clock: Virtu
     assert [p.key for p in parked] == ["ARRAY1"]
     assert "json_object" in parked[0].error
     province.journal.assert_each_event_applied_once_in_order(good)
+
+
+def test_delivery_on_every_store_backend(any_store: Store, clock: VirtualClock) -> None:
+    outbox = Outbox(any_store, clock=clock)
+    province = MockProvince(clock=clock, faults="error500:rate=0.1;lost_response:rate=0.1", seed=2)
+    events = sample_events(120)
+    outbox.enqueue(as_entries(events))
+    run(outbox, province, clock, concurrency=3)
+    province.journal.assert_each_event_applied_once_in_order(events)
+    assert outbox.status().pending == 0
+    verify_journal(any_store)
