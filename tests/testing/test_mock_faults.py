@@ -289,3 +289,18 @@ def test_served_refusal_closes_new_connections_before_any_request() -> None:
         assert len(province.journal) == 0  # refused at accept time: the core never saw it
         province.set_faults(None)
         assert http.get("/v1/cases/C1").status_code == 401
+
+
+@pytest.mark.server
+def test_served_refusal_window_by_count_closes_after_count_attempts() -> None:
+    from govlink.testing import served_mock
+
+    province = MockProvince(clock=VirtualClock(), faults="outage:after=0,count=2,mode=refused")
+    with served_mock(province) as served:
+        for _ in range(2):
+            with served.client() as http, pytest.raises(httpx.TransportError):
+                http.get("/v1/cases/C1")
+        with served.client() as http:
+            assert http.get("/v1/cases/C1").status_code == 401
+        assert len(province.journal) == 1  # refused attempts take request numbers, not entries
+        assert province.journal.entries[0].index == 3

@@ -296,12 +296,20 @@ class ProvinceCore:
             return token
 
     def refusing(self) -> bool:
-        """Whether an ``outage:mode=refused`` window is open now (for new connections)."""
+        """Whether an ``outage:mode=refused`` window refuses a new connection now.
+
+        A refused connection counts as a request attempt (it takes the next request number,
+        without a journal entry), so a refusal window given by request count (``after``/``count``)
+        closes after ``count`` refused attempts, as it does on the in-process faces.
+        """
         with self._lock:
             origin_requests, origin_time = self._plan_origin
-            return self.faults.refusing(
+            refused = self.faults.refusing(
                 self._requests - origin_requests + 1, self.clock.time() - origin_time
             )
+            if refused:
+                self._requests += 1
+            return refused
 
     # --- entry point ----------------------------------------------------------------------------
 
