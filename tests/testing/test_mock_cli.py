@@ -44,7 +44,7 @@ def test_real_serve_in_a_subprocess() -> None:
     env = {**os.environ, "PYTHONWARNINGS": "ignore"}
     command = [sys.executable, "-c", "from govlink.cli import run; run()"]
     command += ["mock-province", "serve", "--port", "0", "--json", "--faults", "latency:ms=1"]
-    process = subprocess.Popen(  # noqa: S603 - our own interpreter and fixed arguments
+    process = subprocess.Popen(
         command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, text=True
     )
     try:
