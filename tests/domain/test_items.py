@@ -357,7 +357,7 @@ def test_content_hash_same_in_another_process() -> None:
         "import json,sys; from govlink.domain import parse_item; "
         "print(parse_item(json.loads(sys.stdin.read())).content_hash())"
     )
-    out = subprocess.run(  # noqa: S603 - runs this interpreter on a fixed snippet
+    out = subprocess.run(
         [sys.executable, "-c", code],
         input=json.dumps(base()),
         capture_output=True,
