@@ -19,6 +19,8 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
+from .._errors import MigrationError
+
 __all__ = ["Connection", "Cursor", "Dialect", "Migration", "Schema", "Store"]
 
 Dialect = Literal["sqlite", "postgresql"]
@@ -115,13 +117,60 @@ class Store(abc.ABC):
         becomes a savepoint.
         """
 
-    @abc.abstractmethod
     def migrate(self, *schemas: Schema) -> dict[str, int]:
-        """Apply every missing migration of ``schemas``; return each component's version."""
+        """Apply every missing migration of ``schemas``; return each component's version.
 
-    @abc.abstractmethod
+        Each migration runs in its own write transaction, serialised across processes, so a
+        failed migration leaves the store at the previous version.
+
+        Raises:
+            MigrationError: a migration failed, or the store is newer than this govlink.
+        """
+        result: dict[str, int] = {}
+        for schema in schemas:
+            for migration in schema.migrations:
+                with self.transaction() as conn:
+                    self._lock_migrations(conn)
+                    current = int(
+                        conn.scalar(
+                            "SELECT version FROM govlink_schema WHERE component = ?",
+                            (schema.component,),
+                        )
+                        or 0
+                    )
+                    if current > schema.version:
+                        raise MigrationError(
+                            f"store schema {schema.component!r} is at version {current}, newer "
+                            f"than this govlink ({schema.version}); upgrade govlink"
+                        )
+                    if migration.version <= current:
+                        continue
+                    try:
+                        self._run_script(conn, migration.sql_for(self.dialect))
+                    except MigrationError as exc:
+                        raise MigrationError(
+                            f"migration {schema.component} {migration.version} "
+                            f"({migration.name}) failed: {exc.message}"
+                        ) from exc.__cause__
+                    conn.execute(
+                        "INSERT INTO govlink_schema (component, version) VALUES (?, ?) "
+                        "ON CONFLICT (component) DO UPDATE SET version = excluded.version",
+                        (schema.component, migration.version),
+                    )
+            result[schema.component] = schema.version
+        return result
+
     def schema_versions(self) -> dict[str, int]:
         """The version of every component recorded in this store."""
+        with self.transaction(write=False) as conn:
+            return dict(conn.fetchall("SELECT component, version FROM govlink_schema"))
+
+    def _lock_migrations(self, conn: Connection) -> None:  # noqa: B027 - optional hook
+        """Serialise migrations across processes (SQLite's write lock already does)."""
+
+    @abc.abstractmethod
+    def _run_script(self, conn: Connection, script: str) -> None:
+        """Run a migration's SQL, raising :class:`MigrationError` (with the cause) on failure."""
 
     @abc.abstractmethod
     def close(self) -> None:

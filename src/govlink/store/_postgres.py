@@ -15,7 +15,7 @@ from typing import Any
 import psycopg
 
 from .._errors import MigrationError, StoreError
-from ._contract import Connection, Cursor, Dialect, Schema, Store
+from ._contract import Connection, Cursor, Dialect, Store
 
 __all__ = ["PostgresStore"]
 
@@ -109,45 +109,17 @@ class PostgresStore(Store):
         except psycopg.Error as exc:
             raise StoreError(f"postgresql: commit failed: {exc}") from exc
 
-    def schema_versions(self) -> dict[str, int]:
-        with self.transaction(write=False) as conn:
-            return dict(conn.fetchall("SELECT component, version FROM govlink_schema"))
+    def _lock_migrations(self, conn: Connection) -> None:
+        conn.execute("SELECT pg_advisory_xact_lock(?)", (_MIGRATION_LOCK,))
 
-    def migrate(self, *schemas: Schema) -> dict[str, int]:
-        result: dict[str, int] = {}
-        for schema in schemas:
-            for migration in schema.migrations:
-                with self.transaction() as conn:
-                    conn.execute("SELECT pg_advisory_xact_lock(?)", (_MIGRATION_LOCK,))
-                    current = int(
-                        conn.scalar(
-                            "SELECT version FROM govlink_schema WHERE component = ?",
-                            (schema.component,),
-                        )
-                        or 0
-                    )
-                    if current > schema.version:
-                        raise MigrationError(
-                            f"store schema {schema.component!r} is at version {current}, newer "
-                            f"than this govlink ({schema.version}); upgrade govlink"
-                        )
-                    if migration.version <= current:
-                        continue
-                    try:
-                        conn.raw.execute(migration.sql_for(self.dialect).encode())  # type: ignore[attr-defined]
-                    except psycopg.Error as exc:
-                        raise MigrationError(
-                            f"migration {schema.component} {migration.version} "
-                            f"({migration.name}) failed: {exc}"
-                        ) from exc
-                    conn.execute(
-                        "INSERT INTO govlink_schema (component, version) VALUES (?, ?) "
-                        "ON CONFLICT (component) DO UPDATE SET version = excluded.version, "
-                        "applied_at = now()",
-                        (schema.component, migration.version),
-                    )
-            result[schema.component] = schema.version
-        return result
+    def _run_script(self, conn: Connection, script: str) -> None:
+        if not isinstance(conn, _PostgresConnection):
+            raise TypeError("a migration runs on this store's own connection")
+        try:
+            # Sent as bytes: psycopg runs a multi-statement script without parameters as is.
+            conn.raw.execute(script.encode())
+        except psycopg.Error as exc:
+            raise MigrationError(str(exc)) from exc
 
     def close(self) -> None:
         with self._lock:

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from .._errors import MigrationError, StoreError
-from ._contract import Connection, Cursor, Dialect, Schema, Store
+from ._contract import Connection, Cursor, Dialect, Store
 
 __all__ = ["SQLiteStore"]
 
@@ -136,43 +136,14 @@ class SQLiteStore(Store):
                 raw.execute("ROLLBACK")
             raise StoreError(f"sqlite: commit failed: {exc}") from exc
 
-    def schema_versions(self) -> dict[str, int]:
-        with self.transaction(write=False) as conn:
-            return dict(conn.fetchall("SELECT component, version FROM govlink_schema"))
-
-    def migrate(self, *schemas: Schema) -> dict[str, int]:
-        result: dict[str, int] = {}
-        for schema in schemas:
-            for migration in schema.migrations:
-                with self.transaction() as conn:
-                    current = conn.scalar(
-                        "SELECT version FROM govlink_schema WHERE component = ?",
-                        (schema.component,),
-                    )
-                    current = int(current or 0)
-                    if current > schema.version:
-                        raise MigrationError(
-                            f"store schema {schema.component!r} is at version {current}, newer "
-                            f"than this govlink ({schema.version}); upgrade govlink"
-                        )
-                    if migration.version <= current:
-                        continue
-                    try:
-                        for statement in split_statements(migration.sql_for(self.dialect)):
-                            conn.raw.execute(statement)  # type: ignore[attr-defined]
-                    except sqlite3.Error as exc:
-                        raise MigrationError(
-                            f"migration {schema.component} {migration.version} "
-                            f"({migration.name}) failed: {exc}"
-                        ) from exc
-                    conn.execute(
-                        "INSERT INTO govlink_schema (component, version) VALUES (?, ?) "
-                        "ON CONFLICT (component) DO UPDATE SET version = excluded.version, "
-                        "applied_at = CURRENT_TIMESTAMP",
-                        (schema.component, migration.version),
-                    )
-            result[schema.component] = schema.version
-        return result
+    def _run_script(self, conn: Connection, script: str) -> None:
+        if not isinstance(conn, _SQLiteConnection):
+            raise TypeError("a migration runs on this store's own connection")
+        try:
+            for statement in split_statements(script):
+                conn.raw.execute(statement)
+        except sqlite3.Error as exc:
+            raise MigrationError(str(exc)) from exc
 
     def close(self) -> None:
         with self._lock:
