@@ -142,7 +142,8 @@ class Dispatcher:
         self._endpoints: dict[str, _Endpoint] = {}
         self._stopping = asyncio.Event()
         self._db = ThreadPoolExecutor(max_workers=1, thread_name_prefix="govlink-outbox")
-        self._in_flight = 0
+        self._in_flight = 0  # workers claiming or sending
+        self._sending = 0  # workers with a batch on the wire (a settlement will follow)
         # Set whenever a batch is settled: an idle worker wakes at once when a lane it could
         # not claim (leased by another worker) becomes ready, instead of polling.
         self._settled = asyncio.Event()
@@ -225,15 +226,21 @@ class Dispatcher:
                         if admit is not None:
                             state.breaker.release_probe()
                     else:
-                        carry += await self._dispatch(kind, endpoint, state, *prepared)
+                        self._sending += 1
+                        try:
+                            carry += await self._dispatch(kind, endpoint, state, *prepared)
+                        finally:
+                            self._sending -= 1
                         continue
                 finally:
                     self._in_flight -= 1
                     if self._in_flight == 0:
                         self._settled.set()  # idle workers re-check now, not at the poll
                 # Nothing to claim now.
-                if self._in_flight > 0:
-                    # Other workers hold leases: their settlements make lanes ready again.
+                if self._sending > 0:
+                    # Other workers' batches are on the wire: their settlements make lanes
+                    # ready again (wait for that, not for the clock: with a virtual clock,
+                    # sleeping here would move time under the batches in flight).
                     self._settled.clear()
                     with contextlib.suppress(TimeoutError):
                         await asyncio.wait_for(self._settled.wait(), self.poll_interval)

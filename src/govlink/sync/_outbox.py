@@ -157,6 +157,17 @@ WHERE lane_id = ? AND head_seq = ?
 _RELEASE = "UPDATE sync_lane SET ready_at = ? WHERE lane_id = ? AND head_seq = ? AND ready_at = ?"
 
 
+def _lock_lanes(conn: Connection, lane_ids: list[int]) -> None:
+    """PostgreSQL: row-lock lanes in ascending id order (one order everywhere: no deadlock)."""
+    for part in _chunks(sorted(set(lane_ids)), 1000):
+        marks = ",".join("?" * len(part))
+        conn.execute(
+            f"SELECT lane_id FROM sync_lane WHERE lane_id IN ({marks}) "  # noqa: S608 - placeholders only
+            "ORDER BY lane_id FOR UPDATE",
+            part,
+        )
+
+
 def lane_name(hall: str, kind: str, key: str) -> str:
     """The lane of an entry: ``"{hall}:case:{case_number}"`` for case events."""
     return f"{hall}:{_KIND_WORDS.get(kind, kind)}:{key}"
@@ -480,6 +491,8 @@ class Outbox:
             elif seq > r[1]:
                 r[1] = seq
         if rows:
+            if conn.dialect == "postgresql":
+                _lock_lanes(conn, list(span))
             conn.executemany(_INSERT_ENTRY, rows)
             conn.executemany(
                 _WAKE_LANE, [(now, lane_id, lo, hi) for lane_id, (lo, hi) in span.items()]
@@ -510,14 +523,13 @@ class Outbox:
 
     @staticmethod
     def _lanes(conn: Connection, lanes: list[str]) -> dict[str, tuple[int, int]]:
-        """lane -> (lane_id, head_seq) for the lanes that exist (locked on PG)."""
+        """lane -> (lane_id, head_seq) for the lanes that exist (locked later, in id order)."""
         found: dict[str, tuple[int, int]] = {}
-        lock = " FOR UPDATE" if conn.dialect == "postgresql" else ""
         for part in _chunks(lanes, 500):
             marks = ",".join("?" * len(part))
             for lane, lane_id, head in conn.fetchall(
                 "SELECT lane, lane_id, head_seq FROM sync_lane "  # noqa: S608 - placeholders only
-                f"WHERE lane IN ({marks}){lock}",
+                f"WHERE lane IN ({marks})",
                 part,
             ):
                 found[str(lane)] = (int(lane_id), int(head))
@@ -663,6 +675,11 @@ class Outbox:
         kept: list[Delivery] = []
         if acknowledged:
             due = now + self.lease_seconds if keep else now
+            if conn.dialect == "postgresql":
+                # The acknowledgement's "is the next entry queued?" must see every enqueue
+                # that touched these lanes: lock them first (enqueues lock them too, in the
+                # same lane order), so that the UPDATE below takes its snapshot afterwards.
+                _lock_lanes(conn, [d.entry_id // SEQ_SPAN for d in acknowledged])
             conn.executemany(
                 _ACK,
                 [
