@@ -31,7 +31,7 @@ def _worker(
     store_url: str, province_url: str, home: Path, *, rate: int = 25, capture: bool = False
 ) -> subprocess.Popen[bytes]:
     env = {**os.environ, "GOVLINK_HOME": str(home)}
-    return subprocess.Popen(  # noqa: S603 - our own interpreter and module, fixed arguments
+    return subprocess.Popen(
         [
             sys.executable, "-m", "govlink", "sync", "run", "--until-empty",
             "--province", province_url, "--store", store_url,
