@@ -137,6 +137,20 @@ def test_breaker_opens_probes_slowly_and_closes() -> None:
     assert breaker.probes == 7
 
 
+def test_breaker_survives_a_days_long_outage() -> None:
+    # Thousands of openings (a probe failing every cooldown for days) must not overflow the
+    # exponential cooldown; it stays at its cap.
+    clock = VirtualClock()
+    breaker = CircuitBreaker(clock, failure_threshold=1, base_cooldown=2, max_cooldown=120)
+    for _ in range(3000):
+        breaker.record_failure()
+        clock.advance(breaker.wait_time())
+        assert breaker.admit() is not None
+    assert breaker.times_opened == 3000
+    breaker.record_failure()  # the probe admitted last fails too
+    assert 120 <= breaker.wait_time() <= 120 * 1.2
+
+
 def test_rate_limiter_spaces_requests_to_the_quota() -> None:
     clock = VirtualClock()
     limiter = RateLimiter(clock, 10.0, burst=2)

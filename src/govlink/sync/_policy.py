@@ -185,7 +185,9 @@ class CircuitBreaker:
         self.probes = 0
 
     def _open(self) -> None:
-        cooldown = min(self.max_cooldown, self.base_cooldown * 2.0**self._opens)
+        # The exponent is capped: a days-long outage opens the breaker thousands of times, and
+        # 2.0 ** 1024 overflows a float long after the cooldown has reached its maximum.
+        cooldown = min(self.max_cooldown, self.base_cooldown * 2.0 ** min(self._opens, 64))
         cooldown *= 1.0 + 0.2 * self._rng.random()
         self._opens += 1
         self.state = BreakerState.OPEN
