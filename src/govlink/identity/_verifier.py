@@ -332,16 +332,9 @@ class Verifier:
         if aud is None:
             raise TypeError("verify() needs an audience (here or on the Verifier)")
         if not once:
-            hit = self._cache.get(token)
-            if hit is not None:
-                result, trusted, epoch = hit
-                if (
-                    result.kind == kind
-                    and result.audience == aud
-                    and self.clock.time() < result.expires_at
-                    and (trusted.revocation is None or trusted.revocation.epoch == epoch)
-                ):
-                    return result
+            cached = self._cached(token, aud, kind)
+            if cached is not None:
+                return cached
         parsed = self._parse(token, kind)
         key = parsed.trusted.keys.get_key(parsed.kid)
         return self._finish(token, parsed, key, aud, kind, once)
@@ -359,21 +352,30 @@ class Verifier:
         if aud is None:
             raise TypeError("averify() needs an audience (here or on the Verifier)")
         if not once:
-            hit = self._cache.get(token)
-            if hit is not None:
-                result, trusted, epoch = hit
-                if (
-                    result.kind == kind
-                    and result.audience == aud
-                    and self.clock.time() < result.expires_at
-                    and (trusted.revocation is None or trusted.revocation.epoch == epoch)
-                ):
-                    return result
+            cached = self._cached(token, aud, kind)
+            if cached is not None:
+                return cached
         parsed = self._parse(token, kind)
         key = parsed.trusted.keys.lookup(parsed.kid)
         if key is None:
             key = await parsed.trusted.keys.aget_key(parsed.kid)
         return self._finish(token, parsed, key, aud, kind, once)
+
+    def _cached(self, token: str, aud: str, kind: str) -> VerifiedToken | None:
+        """A cached result still good for this use: same kind and audience, not expired, and
+        no revocation since it was cached (the issuer's revocation epoch is unchanged)."""
+        hit = self._cache.get(token)
+        if hit is None:
+            return None
+        result, trusted, epoch = hit
+        if (
+            result.kind == kind
+            and result.audience == aud
+            and self.clock.time() < result.expires_at
+            and (trusted.revocation is None or trusted.revocation.epoch == epoch)
+        ):
+            return result
+        return None
 
     def clear_cache(self) -> None:
         """Forget every cached verification result."""
