@@ -22,12 +22,13 @@ from ._errors import (
     TransitionError,
     ValidationError,
 )
-from ._settings import Settings, load_settings
+from ._settings import AdapterSettings, Settings, load_settings
 
 __version__ = "0.1.0"
 
 __all__ = [
     "CHINA_TZ",
+    "AdapterSettings",
     "CalendarDataMissing",
     "Clock",
     "ConfigError",

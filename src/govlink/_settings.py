@@ -8,8 +8,9 @@ Secrets are :class:`pydantic.SecretStr` and never printed.
 from __future__ import annotations
 
 import os
+import tomllib
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from pydantic import Field, SecretStr
 from pydantic import ValidationError as PydanticValidationError
@@ -22,10 +23,15 @@ from pydantic_settings import (
 
 from ._errors import ConfigError
 
-__all__ = ["Settings", "load_settings"]
+__all__ = ["AdapterSettings", "Settings", "config_path", "load_settings"]
 
 #: Where settings are read from when ``GOVLINK_CONFIG`` does not name a file.
 DEFAULT_CONFIG_FILE = "govlink.toml"
+
+
+def config_path() -> Path:
+    """The settings file: ``GOVLINK_CONFIG`` or ``govlink.toml`` in the working directory."""
+    return Path(os.environ.get("GOVLINK_CONFIG", DEFAULT_CONFIG_FILE))
 
 
 class Settings(BaseSettings):
@@ -65,6 +71,12 @@ class Settings(BaseSettings):
         default=(), description="Operator-supplied holiday data files (see docs/calendar.md)."
     )
 
+    adapters: dict[str, dict[str, Any]] = Field(
+        default_factory=dict,
+        description="Per-adapter options, as [adapters.<name>] tables (read by each adapter's "
+        "own settings; see docs/adapters.md).",
+    )
+
     config_file: Path | None = Field(default=None, exclude=True)
 
     @classmethod
@@ -76,11 +88,10 @@ class Settings(BaseSettings):
         dotenv_settings: PydanticBaseSettingsSource,
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
-        toml_path = Path(os.environ.get("GOVLINK_CONFIG", DEFAULT_CONFIG_FILE))
         return (
             init_settings,
             env_settings,
-            TomlConfigSettingsSource(settings_cls, toml_file=toml_path),
+            TomlConfigSettingsSource(settings_cls, toml_file=config_path()),
         )
 
     @property
@@ -105,3 +116,46 @@ def load_settings(**overrides: Any) -> Settings:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first["loc"]) or "settings"
         raise ConfigError(f"setting {where!r}: {first['msg']}") from None
+
+
+class _AdapterTable(PydanticBaseSettingsSource):
+    """The ``[adapters.<name>]`` table of the settings file, for one adapter's settings."""
+
+    def __init__(self, settings_cls: type[BaseSettings], table: str) -> None:
+        super().__init__(settings_cls)
+        self._table = table
+
+    def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:
+        return None, field_name, False  # __call__ returns the whole table at once
+
+    def __call__(self) -> dict[str, Any]:
+        path = config_path()
+        if not path.is_file():
+            return {}
+        with path.open("rb") as fh:
+            data = tomllib.load(fh)
+        table = data.get("adapters", {}).get(self._table, {})
+        return dict(table) if isinstance(table, dict) else {}
+
+
+class AdapterSettings(BaseSettings):
+    """Base of a province adapter's own settings.
+
+    A subclass sets ``env_prefix`` (e.g. ``GOVLINK_REFERENCE_``) and :attr:`adapter_table`
+    (e.g. ``"reference"``); its fields then come from the environment over the
+    ``[adapters.<adapter_table>]`` table of ``govlink.toml`` over the field defaults. Keep
+    secrets in the environment (or a secrets manager), not in the file.
+    """
+
+    adapter_table: ClassVar[str] = ""
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (init_settings, env_settings, _AdapterTable(settings_cls, cls.adapter_table))

@@ -28,11 +28,12 @@ from typing import Any, Final, Literal
 
 from pydantic import SecretStr
 from pydantic import ValidationError as PydanticValidationError
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import SettingsConfigDict
 
 from ..._clock import Clock, system_clock
 from ..._errors import ConfigError, ValidationError
 from ..._http import httpx
+from ..._settings import AdapterSettings
 from ...domain import CaseStatus, StatusCodeTable
 from ...sync import (
     CASE_EVENT,
@@ -66,8 +67,9 @@ def _secret(value: str | SecretStr | None) -> str | None:
     return value.get_secret_value() if isinstance(value, SecretStr) else value
 
 
-class GatewaySettings(BaseSettings):
-    """The gateway adapter's settings: ``GOVLINK_GATEWAY_<FIELD>`` environment variables.
+class GatewaySettings(AdapterSettings):
+    """The gateway adapter's settings: ``GOVLINK_GATEWAY_<FIELD>`` environment variables,
+    else the ``[adapters.gateway]`` table of ``govlink.toml``.
 
     Used for every option the code constructing the adapter does not pass; without them the
     adapter uses the mock province's development app. ``app_secret`` and ``sm4_key`` are
@@ -75,6 +77,7 @@ class GatewaySettings(BaseSettings):
     """
 
     model_config = SettingsConfigDict(env_prefix="GOVLINK_GATEWAY_", extra="ignore", frozen=True)
+    adapter_table = "gateway"
 
     app_id: str = wire.DEMO_APP_ID
     app_secret: SecretStr = SecretStr(wire.DEMO_APP_SECRET)

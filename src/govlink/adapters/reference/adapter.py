@@ -39,6 +39,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from ..._clock import Clock, system_clock
 from ..._errors import ConfigError, ValidationError
 from ..._http import AsyncOAuth2Client, httpx
+from ..._settings import AdapterSettings
 from ...sync import (
     CASE_EVENT,
     CATALOG_ITEM,
@@ -183,11 +184,14 @@ def load_adapter_settings(cls: type[_S]) -> _S:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first["loc"]) or "settings"
         prefix = str(cls.model_config.get("env_prefix", ""))
-        raise ConfigError(f"setting {prefix}{where.upper()}: {first['msg']}") from None
+        table = getattr(cls, "adapter_table", "")
+        in_file = f" (or {where} in [adapters.{table}] of govlink.toml)" if table else ""
+        raise ConfigError(f"setting {prefix}{where.upper()}{in_file}: {first['msg']}") from None
 
 
-class ReferenceSettings(BaseSettings):
-    """The reference adapter's settings: ``GOVLINK_REFERENCE_<FIELD>`` environment variables.
+class ReferenceSettings(AdapterSettings):
+    """The reference adapter's settings: ``GOVLINK_REFERENCE_<FIELD>`` environment variables,
+    else the ``[adapters.reference]`` table of ``govlink.toml``.
 
     Used for every option the code constructing the adapter does not pass; without them the
     adapter uses the mock province's development credentials. The secret is a
@@ -195,6 +199,7 @@ class ReferenceSettings(BaseSettings):
     """
 
     model_config = SettingsConfigDict(env_prefix="GOVLINK_REFERENCE_", extra="ignore", frozen=True)
+    adapter_table = "reference"
 
     client_id: str = wire.DEMO_CLIENT_ID
     client_secret: SecretStr = SecretStr(wire.DEMO_CLIENT_SECRET)
