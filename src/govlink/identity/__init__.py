@@ -79,6 +79,7 @@ from ._keys import (
     RolloverPolicy,
     SigningKey,
 )
+from ._provider import ClientSecrets, create_provider_app
 from ._revocation import RevocationRegistry
 from ._schema import IDENTITY_SCHEMA
 from ._subjects import ACR_LEVELS, LegalPerson, Person, Staff, Subject
@@ -111,6 +112,7 @@ __all__ = [
     "AlgorithmNotAllowed",
     "CityIdentity",
     "Client",
+    "ClientSecrets",
     "CritNotUnderstood",
     "DuplicateMember",
     "EmbeddedKeyRefused",
@@ -179,6 +181,7 @@ __all__ = [
     "b64url_decode",
     "b64url_encode",
     "bearer_token",
+    "create_provider_app",
     "key_protector",
     "loads_strict",
     "open_city_identity",

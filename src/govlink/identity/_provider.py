@@ -1,0 +1,666 @@
+"""The city identity provider over HTTP (ASGI, OAuth 2.0 / OIDC): a thin layer over the core.
+
+Every token decision is the core's (:class:`Issuer`, :class:`TokenExchange`); this module only
+speaks the protocols: OIDC Discovery, the JWKS, ``/authorize`` (sign-in with the provincial
+platform's one-time ticket, SSO session cookie), ``/token`` (authorization code + PKCE S256,
+refresh, RFC 8693 exchange), RFC 7009 ``/revoke``, RFC 7662 ``/introspect`` and ``/logout``.
+
+State of its own (kept in memory, per process): authorization codes (short-lived, single-use)
+and the opaque SSO cookie → session id map. A restart therefore asks people to sign in again;
+sessions, tokens and revocations themselves stay in the store.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import logging
+import secrets
+import threading
+from collections.abc import Awaitable, Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Final
+from urllib.parse import parse_qsl, unquote_plus, urlencode
+
+from starlette.applications import Starlette
+from starlette.background import BackgroundTask
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from starlette.routing import Route
+
+from ._city import CityIdentity
+from ._errors import ExchangeError, IdentityError, InvalidToken, OAuthError, SessionEnded
+from ._exchange import (
+    GRANT_TYPE,
+    TOKEN_TYPE_ACCESS,
+    ExchangePolicy,
+    ProvincialMapping,
+    TokenExchange,
+)
+from ._halls import Client
+from ._issuer import LogoutNotice, TokenSet
+from ._jose import b64url_decode, b64url_encode, loads_strict
+from ._subjects import ACR_LEVELS
+
+__all__ = ["ClientSecrets", "create_provider_app"]
+
+_log = logging.getLogger("govlink.identity.provider")
+
+#: The session cookie's name (its value is an opaque random id, never the token ``sid``).
+SESSION_COOKIE: Final = "govlink_sso"
+_HASH_PREFIX: Final = "sha256:"
+_NO_STORE: Final = {"Cache-Control": "no-store", "Pragma": "no-cache"}
+_GRANTS_SUPPORTED: Final = ("authorization_code", "refresh_token", GRANT_TYPE)
+_AUTH_METHODS: Final = ("client_secret_basic", "client_secret_post")
+
+
+def _sha256(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class ClientSecrets:
+    """The halls' client secrets, kept only as SHA-256 hashes and compared in constant time.
+
+    Secrets are high-entropy random strings (see :meth:`generate`), so a plain SHA-256 hash is
+    enough to keep them useless if the configuration leaks.
+    """
+
+    hashes: Mapping[str, str] = field(default_factory=dict, repr=False)
+
+    @classmethod
+    def from_config(cls, entries: Mapping[str, str]) -> ClientSecrets:
+        """From ``client_id → secret`` or ``client_id → "sha256:<hex>"`` (what settings hold)."""
+        hashes = {}
+        for client_id, value in entries.items():
+            if value.startswith(_HASH_PREFIX):
+                hashes[client_id] = value[len(_HASH_PREFIX) :].lower()
+            else:
+                hashes[client_id] = _sha256(value)
+        return cls(hashes)
+
+    @classmethod
+    def generate(cls, client_ids: Iterable[str]) -> tuple[ClientSecrets, dict[str, str]]:
+        """Fresh random secrets for ``client_ids`` (development): the hashes and the plain
+        secrets, which are shown once and kept nowhere."""
+        plain = {client_id: secrets.token_urlsafe(32) for client_id in client_ids}
+        return cls.from_config(plain), plain
+
+    def check(self, client_id: str, secret: str) -> bool:
+        """Whether ``secret`` is ``client_id``'s secret (constant-time comparison)."""
+        expected = self.hashes.get(client_id)
+        # Compare against a dummy for unknown clients so timing does not tell them apart.
+        candidate = _sha256(secret)
+        if expected is None:
+            hmac.compare_digest(candidate, "0" * 64)
+            return False
+        return hmac.compare_digest(candidate, expected)
+
+    def __repr__(self) -> str:
+        return f"ClientSecrets({len(self.hashes)} clients)"
+
+
+@dataclass
+class _Code:
+    client_id: str
+    redirect_uri: str
+    challenge: str
+    scope: str
+    nonce: str | None
+    sid: str
+    expires_at: float
+    used: bool = False
+    issued: list[str] = field(default_factory=list, repr=False)
+
+
+class _ClientAuthFailed(OAuthError):
+    """``invalid_client`` (401 with a ``WWW-Authenticate`` challenge)."""
+
+    code = "invalid_client"
+
+
+class _BadAuthorizeRequest(Exception):
+    """An /authorize error shown as a 400 page: the redirect URI is not (yet) trustworthy."""
+
+
+class _RedirectError(Exception):
+    """An /authorize error sent back to the (validated) redirect URI."""
+
+    def __init__(self, error: str, description: str) -> None:
+        super().__init__(description)
+        self.error = error
+        self.description = description
+
+
+LogoutDelivery = Callable[[list[LogoutNotice]], Awaitable[None]]
+
+
+async def deliver_backchannel_logout(notices: list[LogoutNotice]) -> None:
+    """POST each notice's logout token to its hall's back-channel logout URI (best effort:
+    a hall that cannot be reached is logged, its tokens are refused anyway)."""
+    from .._http import httpx
+
+    async with httpx.AsyncClient(timeout=5.0) as client:
+        for notice in notices:
+            uri = notice.client.backchannel_logout_uri
+            if not uri:
+                continue
+            try:
+                await client.post(uri, data={"logout_token": notice.logout_token})
+            except httpx.HTTPError as exc:
+                _log.warning("back-channel logout to %s failed: %s", notice.client.client_id, exc)
+
+
+class _Provider:
+    def __init__(
+        self,
+        city: CityIdentity,
+        client_secrets: ClientSecrets,
+        exchange: TokenExchange,
+        *,
+        code_ttl: float,
+        secure_cookies: bool,
+        logout_delivery: LogoutDelivery,
+    ) -> None:
+        self.city = city
+        self.issuer = city.issuer
+        self.clock = city.issuer.clock
+        self.secrets = client_secrets
+        self.exchange = exchange
+        self.code_ttl = code_ttl
+        self.secure_cookies = secure_cookies
+        self.logout_delivery = logout_delivery
+        self.base = city.issuer.issuer.rstrip("/")
+        self._codes: dict[str, _Code] = {}
+        self._cookies: dict[str, str] = {}
+        self._lock = threading.Lock()
+
+    # -- discovery ------------------------------------------------------------------------------
+
+    async def discovery(self, request: Request) -> Response:
+        base = self.base
+        algs = sorted({k.alg for k in self.city.keys.list_keys()})
+        body = {
+            "issuer": self.issuer.issuer,
+            "authorization_endpoint": f"{base}/authorize",
+            "token_endpoint": f"{base}/token",
+            "jwks_uri": f"{base}/jwks",
+            "revocation_endpoint": f"{base}/revoke",
+            "introspection_endpoint": f"{base}/introspect",
+            "end_session_endpoint": f"{base}/logout",
+            "response_types_supported": ["code"],
+            "response_modes_supported": ["query"],
+            "grant_types_supported": list(_GRANTS_SUPPORTED),
+            "code_challenge_methods_supported": ["S256"],
+            "token_endpoint_auth_methods_supported": list(_AUTH_METHODS),
+            "revocation_endpoint_auth_methods_supported": list(_AUTH_METHODS),
+            "introspection_endpoint_auth_methods_supported": list(_AUTH_METHODS),
+            "id_token_signing_alg_values_supported": algs,
+            "subject_types_supported": ["pairwise" if self.issuer.policy.pairwise else "public"],
+            "scopes_supported": sorted({s for hall in self.issuer.halls for s in hall.scopes}),
+            "acr_values_supported": list(ACR_LEVELS),
+            "claims_supported": ["sub", "iss", "aud", "acr", "amr", "auth_time", "sid", "nonce"],
+            "backchannel_logout_supported": True,
+            "backchannel_logout_session_supported": True,
+        }
+        return JSONResponse(body, headers={"Cache-Control": "max-age=300"})
+
+    async def jwks(self, request: Request) -> Response:
+        # Verifiers may cache the JWKS for up to the rollover policy's cache lifetime: a new
+        # key is published that long before it signs, so this max-age never hides a key in use.
+        max_age = int(self.city.keys.policy.jwks_cache_lifetime)
+        return JSONResponse(
+            self.city.keys.jwks(),
+            headers={"Cache-Control": f"public, max-age={max_age}"},
+            media_type="application/jwk-set+json",
+        )
+
+    # -- client authentication ------------------------------------------------------------------
+
+    def _authenticate(self, request: Request, form: Mapping[str, str]) -> Client:
+        header = request.headers.get("authorization", "")
+        basic: tuple[str, str] | None = None
+        if header[:6].lower() == "basic ":
+            try:
+                decoded = base64.b64decode(header[6:].strip(), validate=True).decode()
+                user, _, password = decoded.partition(":")
+            except ValueError:
+                raise _ClientAuthFailed("invalid_client", "malformed Basic credentials") from None
+            # RFC 6749 §2.3.1: both parts are form-urlencoded before Basic encoding.
+            basic = (unquote_plus(user), unquote_plus(password))
+        posted = form.get("client_secret")
+        if basic is not None and posted is not None:
+            raise OAuthError("invalid_request", "use one client authentication method only")
+        if basic is not None:
+            client_id, secret = basic
+        elif posted is not None:
+            client_id, secret = form.get("client_id", ""), posted
+        else:
+            raise _ClientAuthFailed("invalid_client", "client authentication required")
+        if not self.secrets.check(client_id, secret):
+            raise _ClientAuthFailed("invalid_client", "client authentication failed")
+        client = next((c for c in self.issuer.halls if c.client_id == client_id), None)
+        if client is None:
+            raise _ClientAuthFailed("invalid_client", "client authentication failed")
+        return client
+
+    @staticmethod
+    def _oauth_error(exc: OAuthError) -> Response:
+        if isinstance(exc, _ClientAuthFailed):
+            headers = {**_NO_STORE, "WWW-Authenticate": 'Basic realm="govlink"'}
+            return JSONResponse(exc.to_oauth(), status_code=401, headers=headers)
+        return JSONResponse(exc.to_oauth(), status_code=400, headers=_NO_STORE)
+
+    async def _form(self, request: Request) -> dict[str, str]:
+        # RFC 6749 §3.2: form-urlencoded only, and no parameter more than once.
+        content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+        if content_type != "application/x-www-form-urlencoded":
+            raise OAuthError("invalid_request", "body must be application/x-www-form-urlencoded")
+        body = await request.body()
+        if len(body) > 64 * 1024:
+            raise OAuthError("invalid_request", "request body too large")
+        try:
+            pairs = parse_qsl(body.decode("utf-8"), keep_blank_values=True, strict_parsing=False)
+        except UnicodeDecodeError:
+            raise OAuthError("invalid_request", "body is not UTF-8") from None
+        form: dict[str, str] = {}
+        for name, value in pairs:
+            if name in form:
+                raise OAuthError("invalid_request", f"parameter {name[:40]!r} repeated")
+            form[name] = value
+        return form
+
+    async def _params(self, request: Request) -> dict[str, str]:
+        params = dict(request.query_params)
+        if request.method == "POST":
+            params.update(await self._form(request))
+        return params
+
+    # -- /token ---------------------------------------------------------------------------------
+
+    async def token(self, request: Request) -> Response:
+        try:
+            form = await self._form(request)
+            client = self._authenticate(request, form)
+            tokens = await run_in_threadpool(self._token_grant, client, form)
+        except OAuthError as exc:
+            return self._oauth_error(exc)
+        body = tokens.to_dict()
+        if form.get("grant_type") == GRANT_TYPE:
+            body["issued_token_type"] = tokens.issued_token_type
+        return JSONResponse(body, headers=_NO_STORE)
+
+    def _token_grant(self, client: Client, form: Mapping[str, str]) -> TokenSet:
+        grant = form.get("grant_type")
+        if not grant:
+            raise OAuthError("invalid_request", "grant_type is required")
+        if grant not in _GRANTS_SUPPORTED:
+            raise OAuthError("unsupported_grant_type", "grant type not supported")
+        if grant not in client.grant_types:
+            raise OAuthError("unauthorized_client", "client may not use this grant type")
+        if grant == "authorization_code":
+            return self._code_grant(client, form)
+        if grant == "refresh_token":
+            refresh_token = form.get("refresh_token")
+            if not refresh_token:
+                raise OAuthError("invalid_request", "refresh_token is required")
+            return self.issuer.refresh(refresh_token, client.client_id)
+        return self.exchange.exchange(
+            client=client.client_id,
+            subject_token=form.get("subject_token", ""),
+            subject_token_type=form.get("subject_token_type", TOKEN_TYPE_ACCESS),
+            audience=form.get("audience") or form.get("resource"),
+            scope=form.get("scope"),
+            requested_token_type=form.get("requested_token_type"),
+        )
+
+    def _code_grant(self, client: Client, form: Mapping[str, str]) -> TokenSet:
+        code_value = form.get("code")
+        if not code_value:
+            raise OAuthError("invalid_request", "code is required")
+        verifier = form.get("code_verifier")
+        now = self.clock.time()
+        with self._lock:
+            self._expire_codes(now)
+            code = self._codes.get(_sha256(code_value))
+            if code is None or code.client_id != client.client_id:
+                raise OAuthError("invalid_grant", "unknown authorization code")
+            if code.used:
+                issued = list(code.issued)
+                reused = True
+            else:
+                reused = False
+                issued = []
+                if now >= code.expires_at:
+                    raise OAuthError("invalid_grant", "authorization code expired")
+                if form.get("redirect_uri") != code.redirect_uri:
+                    raise OAuthError("invalid_grant", "redirect_uri does not match")
+                if not verifier:
+                    raise OAuthError("invalid_request", "code_verifier is required (PKCE)")
+                digest = hashlib.sha256(verifier.encode("ascii", "replace")).digest()
+                if not hmac.compare_digest(b64url_encode(digest), code.challenge):
+                    raise OAuthError("invalid_grant", "code_verifier does not match (PKCE)")
+                code.used = True
+        if reused:
+            # RFC 6749 §4.1.2: a code used twice revokes what it issued.
+            for token in issued:
+                self.issuer.revoke_token(token)
+            raise OAuthError("invalid_grant", "authorization code already used")
+        try:
+            tokens = self.issuer.tokens_for(
+                code.sid, client.client_id, scope=code.scope, nonce=code.nonce, refresh=True
+            )
+        except SessionEnded:
+            raise OAuthError("invalid_grant", "the session has ended") from None
+        with self._lock:
+            code.issued.extend(t for t in (tokens.access_token, tokens.refresh_token) if t)
+        return tokens
+
+    def _expire_codes(self, now: float) -> None:
+        # Used codes are kept a while past expiry so that a late replay is still recognised.
+        horizon = self.code_ttl + 600.0
+        for key in [k for k, c in self._codes.items() if now >= c.expires_at + horizon]:
+            del self._codes[key]
+
+    # -- /authorize -----------------------------------------------------------------------------
+
+    async def authorize(self, request: Request) -> Response:
+        cookie = request.cookies.get(SESSION_COOKIE)
+        try:
+            params = await self._params(request)
+            client, redirect_uri = self._validate_client(params)
+        except OAuthError as exc:
+            return _page("Sign-in request refused", exc.description, status=400)
+        except _BadAuthorizeRequest as exc:
+            return _page("Sign-in request refused", str(exc), status=400)
+        state = params.get("state")
+        try:
+            location, new_cookie = await run_in_threadpool(
+                self._authorize, client, redirect_uri, params, cookie
+            )
+        except _RedirectError as exc:
+            query = {"error": exc.error, "error_description": exc.description}
+            if state is not None:
+                query["state"] = state
+            query["iss"] = self.issuer.issuer
+            return RedirectResponse(_with_query(redirect_uri, query), status_code=303)
+        response = RedirectResponse(location, status_code=303, headers=_NO_STORE)
+        if new_cookie is not None:
+            response.set_cookie(
+                SESSION_COOKIE,
+                new_cookie,
+                max_age=int(self.issuer.policy.session_ttl),
+                httponly=True,
+                secure=self.secure_cookies,
+                samesite="lax",
+                path="/",
+            )
+        return response
+
+    def _validate_client(self, params: Mapping[str, str]) -> tuple[Client, str]:
+        client_id = params.get("client_id", "")
+        client = next((c for c in self.issuer.halls if c.client_id == client_id), None)
+        if client is None:
+            raise _BadAuthorizeRequest("unknown client_id")
+        redirect_uri = params.get("redirect_uri")
+        if redirect_uri is None and len(client.redirect_uris) == 1:
+            redirect_uri = client.redirect_uris[0]
+        if redirect_uri is None or redirect_uri not in client.redirect_uris:
+            raise _BadAuthorizeRequest("redirect_uri is not registered for this client")
+        return client, redirect_uri
+
+    def _authorize(
+        self, client: Client, redirect_uri: str, params: Mapping[str, str], cookie: str | None
+    ) -> tuple[str, str | None]:
+        if params.get("response_type") != "code":
+            raise _RedirectError("unsupported_response_type", "only response_type=code")
+        if "authorization_code" not in client.grant_types:
+            raise _RedirectError("unauthorized_client", "client may not use the code flow")
+        scope = params.get("scope", "")
+        if "openid" not in scope.split():
+            raise _RedirectError("invalid_scope", "scope must include openid")
+        challenge = params.get("code_challenge")
+        if not challenge:
+            raise _RedirectError("invalid_request", "code_challenge is required (PKCE S256)")
+        if params.get("code_challenge_method") != "S256":
+            raise _RedirectError("invalid_request", "code_challenge_method must be S256")
+        prompt = set(params.get("prompt", "").split())
+        ticket = params.get("ticket")
+        new_cookie: str | None = None
+        sid = None if "login" in prompt else self._session_of(cookie)
+        if ticket:
+            if "none" in prompt:
+                raise _RedirectError("invalid_request", "prompt=none with a sign-in ticket")
+            sid = self._sign_in_with_ticket(ticket, client)
+            new_cookie = secrets.token_urlsafe(32)
+            with self._lock:
+                if cookie is not None:
+                    self._cookies.pop(_sha256(cookie), None)
+                self._cookies[_sha256(new_cookie)] = sid
+        elif sid is None:
+            raise _RedirectError("login_required", "sign in at the provincial platform first")
+        code_value = secrets.token_urlsafe(32)
+        now = self.clock.time()
+        with self._lock:
+            self._expire_codes(now)
+            self._codes[_sha256(code_value)] = _Code(
+                client_id=client.client_id,
+                redirect_uri=redirect_uri,
+                challenge=challenge,
+                scope=scope,
+                nonce=params.get("nonce"),
+                sid=sid,
+                expires_at=now + self.code_ttl,
+            )
+        query = {"code": code_value, "iss": self.issuer.issuer}
+        if params.get("state") is not None:
+            query["state"] = params["state"]
+        return _with_query(redirect_uri, query), new_cookie
+
+    def _session_of(self, cookie: str | None) -> str | None:
+        if not cookie:
+            return None
+        with self._lock:
+            sid = self._cookies.get(_sha256(cookie))
+        if sid is None:
+            return None
+        try:
+            session = self.issuer.session(sid)
+        except SessionEnded:
+            return None
+        return sid if session.active(self.clock.time()) else None
+
+    def _sign_in_with_ticket(self, ticket: str, client: Client) -> str:
+        province = self._province_of(ticket)
+        if province is None:
+            raise _RedirectError("access_denied", "sign-in ticket of an untrusted issuer")
+        # The exchange's own verifier: one replay guard for tickets, whichever endpoint sees
+        # them first (a ticket used at /authorize is refused at /token and vice versa).
+        verifier = self.exchange._verifier
+        try:
+            verified = verifier.verify(ticket, audience=province.audience, kind="access")
+        except (InvalidToken, IdentityError) as exc:
+            _log.info("sign-in ticket refused: %s", exc.code)
+            raise _RedirectError("access_denied", "sign-in ticket refused") from None
+        acr = province.map_acr(verified.claims)
+        if acr is None:
+            raise _RedirectError("access_denied", "provincial trust level cannot be mapped")
+        try:
+            claims = province.map_subject(verified.claims)
+        except ExchangeError as exc:
+            raise _RedirectError("access_denied", exc.description) from None
+        if acr not in ACR_LEVELS:
+            raise _RedirectError("access_denied", "provincial trust level cannot be mapped")
+        sub = self.issuer.federated_subject_id(province.issuer, verified.subject)
+        # The session is opened at this hall; the hall's tokens come from the code grant.
+        sign_in = self.issuer.open_session(
+            sub, claims, client=client.client_id, acr=acr, amr=["fed"], scope="", refresh=False
+        )
+        return sign_in.session.sid
+
+    def _province_of(self, ticket: str) -> ProvincialMapping | None:
+        parts = ticket.split(".")
+        try:
+            claims = loads_strict(b64url_decode(parts[1])) if len(parts) == 3 else None
+        except IdentityError:
+            return None
+        iss = claims.get("iss") if isinstance(claims, dict) else None
+        return self.exchange.provinces.get(iss) if isinstance(iss, str) else None
+
+    # -- /revoke, /introspect -------------------------------------------------------------------
+
+    async def revoke(self, request: Request) -> Response:
+        try:
+            form = await self._form(request)
+            client = self._authenticate(request, form)
+            token = form.get("token")
+            if not token:
+                raise OAuthError("invalid_request", "token is required")
+            await run_in_threadpool(self._revoke, client, token)
+        except OAuthError as exc:
+            return self._oauth_error(exc)
+        return Response(status_code=200, headers=_NO_STORE)
+
+    def _revoke(self, client: Client, token: str) -> None:
+        info = self.issuer.introspect(token)
+        if not info.get("active"):
+            return  # RFC 7009 §2.2: invalid tokens are not an error
+        owner = info.get("client_id")
+        if owner != client.client_id:
+            raise OAuthError("unauthorized_client", "the token was not issued to this client")
+        self.issuer.revoke_token(token)
+
+    async def introspect(self, request: Request) -> Response:
+        try:
+            form = await self._form(request)
+            self._authenticate(request, form)
+            token = form.get("token")
+            if not token:
+                raise OAuthError("invalid_request", "token is required")
+        except OAuthError as exc:
+            return self._oauth_error(exc)
+        info = await run_in_threadpool(self.issuer.introspect, token)
+        body = info if info.get("active") else {"active": False}
+        return JSONResponse(body, headers=_NO_STORE)
+
+    # -- /logout --------------------------------------------------------------------------------
+
+    async def logout(self, request: Request) -> Response:
+        try:
+            params = await self._params(request)
+        except OAuthError as exc:
+            return _page("Sign-out request refused", exc.description, status=400)
+        cookie = request.cookies.get(SESSION_COOKIE)
+        redirect = self._post_logout_redirect(params)
+        notices: list[LogoutNotice] = []
+        sid = self._session_of(cookie)
+        if cookie:
+            with self._lock:
+                self._cookies.pop(_sha256(cookie), None)
+        if sid is not None:
+            try:
+                notices = await run_in_threadpool(self.issuer.logout, sid)
+            except SessionEnded:
+                notices = []
+        task = BackgroundTask(self.logout_delivery, notices) if notices else None
+        response: Response
+        if redirect is not None:
+            response = RedirectResponse(redirect, status_code=303, background=task)
+        else:
+            response = _page("Signed out", "You are signed out of every hall.", background=task)
+        response.delete_cookie(
+            SESSION_COOKIE, path="/", httponly=True, secure=self.secure_cookies, samesite="lax"
+        )
+        response.headers.update(_NO_STORE)
+        return response
+
+    def _post_logout_redirect(self, params: Mapping[str, str]) -> str | None:
+        uri = params.get("post_logout_redirect_uri")
+        if not uri:
+            return None
+        client_id = params.get("client_id") or self._hint_audience(params.get("id_token_hint"))
+        client = next((c for c in self.issuer.halls if c.client_id == client_id), None)
+        if client is None or uri not in _logout_uris(client):
+            return None  # only registered URIs: never an open redirect
+        state = params.get("state")
+        return _with_query(uri, {"state": state}) if state is not None else uri
+
+    def _hint_audience(self, hint: str | None) -> str | None:
+        # The hint only says which hall's registered URIs to accept; the redirect still goes
+        # to a registered URI only, so an unverified (possibly expired) hint is safe here.
+        if not hint:
+            return None
+        try:
+            aud = self.issuer.claimed_audience(hint)
+        except (IdentityError, ValueError):
+            return None
+        return aud if aud != "-" else None
+
+
+def _logout_uris(client: Client) -> tuple[str, ...]:
+    extra = client.extra.get("post_logout_redirect_uris")
+    if isinstance(extra, (list, tuple)):
+        return tuple(str(u) for u in extra)
+    return client.redirect_uris
+
+
+def _with_query(uri: str, query: Mapping[str, str]) -> str:
+    return f"{uri}{'&' if '?' in uri else '?'}{urlencode(query)}"
+
+
+def _page(title: str, text: str, *, status: int = 200, background: Any = None) -> HTMLResponse:
+    from html import escape
+
+    body = (
+        "<!doctype html><html lang='zh-CN'><meta charset='utf-8'>"
+        f"<title>{escape(title)}</title><h1>{escape(title)}</h1><p>{escape(text)}</p></html>"
+    )
+    return HTMLResponse(body, status_code=status, headers=dict(_NO_STORE), background=background)
+
+
+def create_provider_app(
+    city: CityIdentity,
+    *,
+    client_secrets: ClientSecrets,
+    exchange: TokenExchange | None = None,
+    provinces: Iterable[ProvincialMapping] = (),
+    code_ttl: float = 60.0,
+    secure_cookies: bool = True,
+    logout_delivery: LogoutDelivery = deliver_backchannel_logout,
+) -> Starlette:
+    """The city identity provider as an ASGI app.
+
+    ``client_secrets``: the halls' secrets (``client_secret_basic``/``client_secret_post``).
+    ``exchange``: the RFC 8693 grant with its policy and provincial mappings; without one, an
+    exchange that refuses every request but still knows ``provinces`` (whose one-time tokens
+    are the sign-in tickets of ``/authorize``). ``code_ttl``: authorization code lifetime
+    (seconds). ``secure_cookies=False`` only for ``http://127.0.0.1`` development.
+    ``logout_delivery``: sends the back-channel logout notices (default: POST to each hall).
+
+    Errors reach clients as RFC 6749 §5.2 JSON (``/token``, ``/revoke``, ``/introspect``) or
+    as ``error`` redirects / 400 pages (``/authorize``); nothing is raised to the caller.
+    """
+    if exchange is None:
+        exchange = TokenExchange(city.issuer, ExchangePolicy(()), provinces=provinces)
+    provider = _Provider(
+        city,
+        client_secrets,
+        exchange,
+        code_ttl=code_ttl,
+        secure_cookies=secure_cookies,
+        logout_delivery=logout_delivery,
+    )
+    routes = [
+        Route("/.well-known/openid-configuration", provider.discovery, methods=["GET"]),
+        Route("/jwks", provider.jwks, methods=["GET"]),
+        Route("/authorize", provider.authorize, methods=["GET", "POST"]),
+        Route("/token", provider.token, methods=["POST"]),
+        Route("/revoke", provider.revoke, methods=["POST"]),
+        Route("/introspect", provider.introspect, methods=["POST"]),
+        Route("/logout", provider.logout, methods=["GET", "POST"]),
+    ]
+    app = Starlette(routes=routes)
+    app.state.provider = provider
+    return app
