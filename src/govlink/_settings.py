@@ -57,6 +57,11 @@ class Settings(BaseSettings):
         default="https://sso.dongying.example",
         description="Issuer identifier (iss) of the city identity provider.",
     )
+    idp_client_secrets: dict[str, SecretStr] = Field(
+        default_factory=dict,
+        description="Halls' client secrets at the identity provider: client id -> secret or "
+        "'sha256:<hex>' (env GOVLINK_IDP_CLIENT_SECRETS as JSON; see docs/identity.md).",
+    )
     province_url: str | None = Field(
         default=None, description="Base URL of the provincial platform (or the mock province)."
     )

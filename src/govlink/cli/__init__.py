@@ -26,6 +26,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "schemas",
     "keys",
     "token",
+    "idp",
     "supervise",
     "mock",
     "sync",

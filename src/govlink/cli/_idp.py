@@ -1,0 +1,93 @@
+"""``govlink idp serve``: the city identity provider over HTTP (OIDC, ASGI under uvicorn)."""
+
+from __future__ import annotations
+
+import argparse
+import ipaddress
+
+from .._errors import ConfigError
+from ..identity import ClientSecrets, create_provider_app, open_city_identity
+from ._context import CliContext
+
+__all__ = ["register"]
+
+
+def _loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _serve(ctx: CliContext) -> int:
+    args = ctx.args
+    settings = ctx.settings
+    # Same rule as `keys init`: a real passphrase, or an explicit development store.
+    if settings.key_passphrase is None and not args.dev:
+        raise ConfigError(
+            "no key passphrase: set GOVLINK_KEY_PASSPHRASE (or key_passphrase in govlink.toml); "
+            "for a development server only, run `govlink idp serve --dev`"
+        )
+    if args.dev and not _loopback(args.host):
+        raise ConfigError("--dev serves plain HTTP with development secrets: loopback host only")
+    try:
+        import uvicorn  # the `server` extra
+    except ImportError:
+        raise ConfigError("uvicorn is not installed: pip install 'govlink[server]'") from None
+    ctx.note_development_default()
+    city = open_city_identity(
+        settings, ctx.store(), clock=ctx.clock, dev=args.dev, create_dev_passphrase=args.dev
+    )
+    if not city.keys.list_keys():
+        if not args.dev:
+            raise ConfigError("no signing keys: run `govlink keys init` first")
+        city.keys.init(["ES256"])
+    configured = {k: v.get_secret_value() for k, v in settings.idp_client_secrets.items()}
+    if configured:
+        client_secrets = ClientSecrets.from_config(configured)
+    elif args.dev:
+        client_secrets, plain = ClientSecrets.generate(c.client_id for c in city.halls)
+        ctx.err.print(
+            "[yellow]DEVELOPMENT client secrets (generated for this run, shown once, kept "
+            "nowhere; set GOVLINK_IDP_CLIENT_SECRETS for production):[/yellow]"
+        )
+        for client_id, secret in plain.items():
+            ctx.err.print(f"  {client_id}  {secret}", markup=False)
+    else:
+        raise ConfigError(
+            "no client secrets: set GOVLINK_IDP_CLIENT_SECRETS (JSON: client id -> secret or "
+            "'sha256:<hex>') or idp_client_secrets in govlink.toml"
+        )
+    app = create_provider_app(city, client_secrets=client_secrets, secure_cookies=not args.dev)
+    ctx.err.print(
+        f"identity provider {settings.identity_issuer} serving on http://{args.host}:{args.port}",
+        markup=False,
+    )
+    uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
+    return 0
+
+
+def register(
+    commands: argparse._SubParsersAction[argparse.ArgumentParser],
+    common: argparse.ArgumentParser,
+) -> None:
+    parser = commands.add_parser(
+        "idp",
+        parents=[common],
+        help="run the city identity provider (OIDC over HTTP)",
+        description="The city identity provider: discovery, JWKS, authorize, token, revoke, "
+        "introspect, logout.",
+    )
+    sub = parser.add_subparsers(dest="idp_command", metavar="ACTION", required=True)
+    serve = sub.add_parser("serve", parents=[common], help="serve the identity provider")
+    serve.add_argument("--host", default="127.0.0.1", help="address to bind (127.0.0.1)")
+    serve.add_argument("--port", type=int, default=8600, help="port to bind (8600)")
+    serve.add_argument(
+        "--dev",
+        action="store_true",
+        help="development server: generated key passphrase and client secrets, cookies "
+        "without Secure (loopback only)",
+    )
+    serve.set_defaults(func=_serve)

@@ -1,0 +1,102 @@
+"""``govlink idp serve``: --help, the passphrase rule, a real short serve answering discovery."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from govlink._http import httpx
+from govlink.cli import main
+
+
+@pytest.fixture
+def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A clean home, no GOVLINK_* environment and no govlink.toml in the working directory."""
+    for name in list(os.environ):
+        if name.startswith("GOVLINK_"):
+            monkeypatch.delenv(name)
+    monkeypatch.chdir(tmp_path)
+    return tmp_path / "home"
+
+
+def test_help(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        main(["idp", "serve", "--help"])
+    assert exit_info.value.code == 0
+    out = capsys.readouterr().out
+    assert "--port" in out
+    assert "--dev" in out
+
+
+def test_refuses_without_passphrase(home: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code = main(["idp", "serve", "--home", str(home)])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert "GOVLINK_KEY_PASSPHRASE" in err
+    assert "Traceback" not in err
+
+
+def test_dev_refuses_a_public_host(home: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code = main(["idp", "serve", "--dev", "--host", "0.0.0.0", "--home", str(home)])  # noqa: S104 - the refused case
+    assert code == 2
+    assert "loopback" in capsys.readouterr().err
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+@pytest.mark.server
+def test_serve_answers_discovery(home: Path) -> None:
+    port = _free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GOVLINK_")}
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "govlink",
+            "idp",
+            "serve",
+            "--dev",
+            "--port",
+            str(port),
+            "--home",
+            str(home),
+        ],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        body = None
+        while time.monotonic() < deadline and proc.poll() is None:
+            try:
+                response = httpx.get(
+                    f"http://127.0.0.1:{port}/.well-known/openid-configuration", timeout=1
+                )
+            except httpx.TransportError:
+                time.sleep(0.2)
+                continue
+            body = response.json()
+            break
+        assert body is not None, proc.stderr.read() if proc.poll() is not None else "no answer"
+        assert body["issuer"] == "https://sso.dongying.example"
+        assert body["code_challenge_methods_supported"] == ["S256"]
+        jwks = httpx.get(f"http://127.0.0.1:{port}/jwks", timeout=5).json()
+        assert jwks["keys"]
+    finally:
+        proc.terminate()
+        _, err = proc.communicate(timeout=10)
+    assert "DEVELOPMENT client secrets" in err
+    assert "hall-370502" in err
