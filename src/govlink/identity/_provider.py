@@ -404,9 +404,8 @@ class _Provider:
         client = next((c for c in self.issuer.halls if c.client_id == client_id), None)
         if client is None:
             raise _BadAuthorizeRequest("unknown client_id")
+        # OIDC Core §3.1.2.1: redirect_uri is required and must match a registered one exactly.
         redirect_uri = params.get("redirect_uri")
-        if redirect_uri is None and len(client.redirect_uris) == 1:
-            redirect_uri = client.redirect_uris[0]
         if redirect_uri is None or redirect_uri not in client.redirect_uris:
             raise _BadAuthorizeRequest("redirect_uri is not registered for this client")
         return client, redirect_uri
