@@ -90,7 +90,7 @@ def test_serve_answers_discovery(home: Path) -> None:
                 continue
             body = response.json()
             break
-        assert body is not None, proc.stderr.read() if proc.poll() is not None else "no answer"
+        assert body is not None, "the server did not answer discovery"
         assert body["issuer"] == "https://sso.dongying.example"
         assert body["code_challenge_methods_supported"] == ["S256"]
         jwks = httpx.get(f"http://127.0.0.1:{port}/jwks", timeout=5).json()
@@ -100,3 +100,17 @@ def test_serve_answers_discovery(home: Path) -> None:
         _, err = proc.communicate(timeout=10)
     assert "DEVELOPMENT client secrets" in err
     assert "hall-370502" in err
+
+
+def test_bad_client_secret_setting_is_a_config_error(
+    home: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("GOVLINK_KEY_PASSPHRASE", "correct horse battery staple")
+    monkeypatch.setenv("GOVLINK_IDP_CLIENT_SECRETS", '{"hall-370502": "sha256:nothex"}')
+    monkeypatch.setenv("GOVLINK_HOME", str(home))
+    assert main(["keys", "init"]) == 0
+    capsys.readouterr()
+    code = main(["idp", "serve"])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert "idp_client_secrets.hall-370502" in err

@@ -17,7 +17,7 @@ import pytest
 from identity_helpers import ISSUER, craft
 from joserfc.jwk import OKPKey
 
-from govlink import VirtualClock
+from govlink import ValidationError, VirtualClock
 from govlink._http import httpx
 from govlink.identity import (
     GRANT_TYPE,
@@ -544,3 +544,65 @@ async def test_logout_ends_the_session_at_both_halls(
     )
     assert page.status_code == 200
     assert "location" not in page.headers
+
+
+def test_client_secrets_config() -> None:
+    hashed = "sha256:" + hashlib.sha256(b"s3cret").hexdigest()
+    configured = ClientSecrets.from_config({HALL_A: hashed, HALL_B: "plain"})
+    assert configured.check(HALL_A, "s3cret")
+    assert configured.check(HALL_B, "plain")
+    assert not configured.check(HALL_A, "plain")
+    assert not configured.check("hall-unknown", "s3cret")
+    assert "s3cret" not in repr(configured)
+    for bad in ("sha256:abc", ""):
+        with pytest.raises(ValidationError) as info:
+            ClientSecrets.from_config({HALL_A: bad})
+        assert info.value.field == f"idp_client_secrets.{HALL_A}"
+
+
+async def test_malformed_token_requests(
+    http: httpx.AsyncClient, secrets_plain: dict[str, str]
+) -> None:
+    auth = basic(HALL_A, secrets_plain[HALL_A])
+    repeated = await http.post(
+        "/token",
+        content=b"grant_type=refresh_token&refresh_token=a&refresh_token=b",
+        headers={**auth, "Content-Type": "application/x-www-form-urlencoded"},
+    )
+    assert repeated.status_code == 400
+    assert repeated.json()["error"] == "invalid_request"
+    as_json = await http.post("/token", json={"grant_type": "refresh_token"}, headers=auth)
+    assert as_json.json()["error"] == "invalid_request"
+    both = await http.post(
+        "/token",
+        data={"grant_type": "refresh_token", "client_secret": secrets_plain[HALL_A]},
+        headers=auth,
+    )
+    assert both.json()["error"] == "invalid_request"
+    unknown = await http.post(
+        "/token", data={"grant_type": "refresh_token", "refresh_token": "glrt_nope"}, headers=auth
+    )
+    assert unknown.json()["error"] == "invalid_grant"
+
+
+async def test_logout_with_id_token_hint(
+    http: httpx.AsyncClient,
+    issuer: Issuer,
+    province_key: OKPKey,
+    virtual_clock: VirtualClock,
+    secrets_plain: dict[str, str],
+) -> None:
+    body = await sign_in(http, province_key, virtual_clock, secrets_plain)
+    response = await http.post(
+        "/logout",
+        data={
+            "id_token_hint": body["id_token"],
+            "post_logout_redirect_uri": redirect_uri(HALL_A),
+            "state": "bye",
+        },
+    )
+    assert response.status_code == 303
+    assert response.headers["location"] == f"{redirect_uri(HALL_A)}?state=bye"
+    assert "govlink_sso" not in http.cookies
+    with pytest.raises(InvalidToken):
+        issuer.verifier(HALL_A, cache_size=0).verify(body["access_token"])

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import ipaddress
 
-from .._errors import ConfigError
+from .._errors import ConfigError, ValidationError
 from ..identity import ClientSecrets, create_provider_app, open_city_identity
 from ._context import CliContext
 
@@ -46,7 +46,10 @@ def _serve(ctx: CliContext) -> int:
         city.keys.init(["ES256"])
     configured = {k: v.get_secret_value() for k, v in settings.idp_client_secrets.items()}
     if configured:
-        client_secrets = ClientSecrets.from_config(configured)
+        try:
+            client_secrets = ClientSecrets.from_config(configured)
+        except ValidationError as exc:
+            raise ConfigError(f"setting {exc.message}") from None
     elif args.dev:
         client_secrets, plain = ClientSecrets.generate(c.client_id for c in city.halls)
         ctx.err.print(

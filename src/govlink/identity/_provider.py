@@ -30,6 +30,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
+from .._errors import ValidationError
 from ._city import CityIdentity
 from ._errors import ExchangeError, IdentityError, InvalidToken, OAuthError, SessionEnded
 from ._exchange import (
@@ -72,11 +73,26 @@ class ClientSecrets:
 
     @classmethod
     def from_config(cls, entries: Mapping[str, str]) -> ClientSecrets:
-        """From ``client_id → secret`` or ``client_id → "sha256:<hex>"`` (what settings hold)."""
+        """From ``client_id → secret`` or ``client_id → "sha256:<hex>"`` (what settings hold).
+
+        Raises:
+            ValidationError: an empty secret or a ``sha256:`` value that is not 64 hex digits
+                (field ``idp_client_secrets.<client id>``).
+        """
         hashes = {}
         for client_id, value in entries.items():
+            where = f"idp_client_secrets.{client_id[:64]}"
             if value.startswith(_HASH_PREFIX):
-                hashes[client_id] = value[len(_HASH_PREFIX) :].lower()
+                digest = value[len(_HASH_PREFIX) :].lower()
+                if len(digest) != 64 or any(c not in "0123456789abcdef" for c in digest):
+                    raise ValidationError(
+                        "a sha256: client secret must be 64 hex digits", field=where, rule="sha256"
+                    )
+                hashes[client_id] = digest
+            elif not value:
+                raise ValidationError(
+                    "a client secret may not be empty", field=where, rule="required"
+                )
             else:
                 hashes[client_id] = _sha256(value)
         return cls(hashes)
@@ -112,6 +128,7 @@ class _Code:
     sid: str
     expires_at: float
     used: bool = False
+    replayed: bool = False
     issued: list[str] = field(default_factory=list, repr=False)
 
 
@@ -328,6 +345,7 @@ class _Provider:
             if code is None or code.client_id != client.client_id:
                 raise OAuthError("invalid_grant", "unknown authorization code")
             if code.used:
+                code.replayed = True
                 issued = list(code.issued)
                 reused = True
             else:
@@ -354,8 +372,15 @@ class _Provider:
             )
         except SessionEnded:
             raise OAuthError("invalid_grant", "the session has ended") from None
+        issued = [t for t in (tokens.access_token, tokens.refresh_token) if t]
         with self._lock:
-            code.issued.extend(t for t in (tokens.access_token, tokens.refresh_token) if t)
+            code.issued.extend(issued)
+            replayed = code.replayed
+        if replayed:
+            # A replay arrived while these were being issued: they are revoked too.
+            for token in issued:
+                self.issuer.revoke_token(token)
+            raise OAuthError("invalid_grant", "authorization code already used")
         return tokens
 
     def _expire_codes(self, now: float) -> None:
@@ -466,10 +491,14 @@ class _Provider:
         if sid is None:
             return None
         try:
-            session = self.issuer.session(sid)
+            active = self.issuer.session(sid).active(self.clock.time())
         except SessionEnded:
+            active = False
+        if not active:
+            with self._lock:  # forget cookies of ended sessions
+                self._cookies.pop(_sha256(cookie), None)
             return None
-        return sid if session.active(self.clock.time()) else None
+        return sid
 
     def _sign_in_with_ticket(self, ticket: str, client: Client) -> str:
         province = self._province_of(ticket)
