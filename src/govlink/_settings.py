@@ -62,6 +62,19 @@ class Settings(BaseSettings):
         description="Halls' client secrets at the identity provider: client id -> secret or "
         "'sha256:<hex>' (env GOVLINK_IDP_CLIENT_SECRETS as JSON; see docs/identity.md).",
     )
+    province_identity_issuer: str | None = Field(
+        default=None,
+        description="Issuer (iss) of the provincial identity platform whose one-time tickets "
+        "sign people in at `govlink idp serve` (with province_identity_jwks_url).",
+    )
+    province_identity_jwks_url: str | None = Field(
+        default=None, description="JWKS URL of the provincial identity platform."
+    )
+    province_identity_audience: str | None = Field(
+        default=None,
+        description="What the provincial platform puts in aud for this city "
+        "(default: identity_issuer).",
+    )
     province_url: str | None = Field(
         default=None, description="Base URL of the provincial platform (or the mock province)."
     )

@@ -5,8 +5,17 @@ from __future__ import annotations
 import argparse
 import ipaddress
 
+from .._clock import Clock
 from .._errors import ConfigError, ValidationError
-from ..identity import ClientSecrets, create_provider_app, open_city_identity
+from .._settings import Settings
+from ..identity import (
+    ClientSecrets,
+    ProvincialMapping,
+    RemoteJWKS,
+    create_provider_app,
+    open_city_identity,
+)
+from ..store import Store
 from ._context import CliContext
 
 __all__ = ["register"]
@@ -19,6 +28,26 @@ def _loopback(host: str) -> bool:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False
+
+
+def provincial_sign_in(settings: Settings, store: Store, clock: Clock) -> list[ProvincialMapping]:
+    """The provincial identity platform whose one-time tickets sign people in, if configured.
+
+    Raises:
+        ConfigError: only one of ``province_identity_issuer`` and ``province_identity_jwks_url``
+            is set.
+    """
+    issuer, jwks_url = settings.province_identity_issuer, settings.province_identity_jwks_url
+    if issuer is None and jwks_url is None:
+        return []
+    if issuer is None or jwks_url is None:
+        raise ConfigError(
+            "settings province_identity_issuer and province_identity_jwks_url go together: "
+            "set both (GOVLINK_PROVINCE_IDENTITY_ISSUER, GOVLINK_PROVINCE_IDENTITY_JWKS_URL)"
+        )
+    audience = settings.province_identity_audience or settings.identity_issuer
+    keys = RemoteJWKS(jwks_url, store=store, clock=clock)  # last-known-good kept in the store
+    return [ProvincialMapping(issuer, keys, audience)]
 
 
 def _serve(ctx: CliContext) -> int:
@@ -63,7 +92,16 @@ def _serve(ctx: CliContext) -> int:
             "no client secrets: set GOVLINK_IDP_CLIENT_SECRETS (JSON: client id -> secret or "
             "'sha256:<hex>') or idp_client_secrets in govlink.toml"
         )
-    app = create_provider_app(city, client_secrets=client_secrets, secure_cookies=not args.dev)
+    provinces = provincial_sign_in(settings, ctx.store(), ctx.clock)
+    if not provinces:
+        ctx.err.print(
+            "[yellow]no provincial identity platform configured "
+            "(GOVLINK_PROVINCE_IDENTITY_ISSUER, GOVLINK_PROVINCE_IDENTITY_JWKS_URL): "
+            "/authorize can sign no one in; refresh, exchange and logout still work[/yellow]"
+        )
+    app = create_provider_app(
+        city, client_secrets=client_secrets, provinces=provinces, secure_cookies=not args.dev
+    )
     ctx.err.print(
         f"identity provider {settings.identity_issuer} serving on http://{args.host}:{args.port}",
         markup=False,
