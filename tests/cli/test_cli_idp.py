@@ -15,16 +15,6 @@ from govlink._http import httpx
 from govlink.cli import main
 
 
-@pytest.fixture
-def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """A clean home, no GOVLINK_* environment and no govlink.toml in the working directory."""
-    for name in list(os.environ):
-        if name.startswith("GOVLINK_"):
-            monkeypatch.delenv(name)
-    monkeypatch.chdir(tmp_path)
-    return tmp_path / "home"
-
-
 def test_help(capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as exit_info:
         main(["idp", "serve", "--help"])

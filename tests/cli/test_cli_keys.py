@@ -2,35 +2,12 @@
 
 from __future__ import annotations
 
-import json
-import os
 from pathlib import Path
-from typing import Any
 
 import pytest
+from cli_helpers import run
 
 from govlink.cli import main
-
-
-@pytest.fixture
-def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """A clean home, no GOVLINK_* environment and no govlink.toml in the working directory."""
-    for name in list(os.environ):
-        if name.startswith("GOVLINK_"):
-            monkeypatch.delenv(name)
-    monkeypatch.chdir(tmp_path)
-    return tmp_path / "home"
-
-
-def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, Any, str]:
-    code = main(list(argv))
-    captured = capsys.readouterr()
-    try:
-        data = json.loads(captured.out) if captured.out.strip() else None
-    except json.JSONDecodeError:
-        data = captured.out
-    assert "Traceback" not in captured.err
-    return code, data, captured.err
 
 
 def test_init_refuses_without_passphrase(home: Path, capsys: pytest.CaptureFixture[str]) -> None:

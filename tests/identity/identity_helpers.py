@@ -9,7 +9,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
 from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 
-from govlink.identity import b64url_encode
+from govlink.identity import VerificationKey, b64url_encode
 
 ISSUER = "https://sso.dongying.example"
 ALL_ALGORITHMS = ("ES256", "EdDSA", "RS256", "PS256")
@@ -50,3 +50,18 @@ def craft(
     name = alg or (header["alg"] if isinstance(header, dict) else "ES256")
     signature = sign_raw(name, private, f"{h}.{p}".encode())
     return f"{h}.{p}.{b64url_encode(signature)}"
+
+
+class StaticKeys:
+    """A key source over fixed keys (a second issuer's keys in exchange and provider tests)."""
+
+    def __init__(self, *keys: VerificationKey) -> None:
+        self.keys = {k.kid: k for k in keys}
+
+    def lookup(self, kid: str) -> VerificationKey | None:
+        return self.keys.get(kid)
+
+    get_key = lookup
+
+    async def aget_key(self, kid: str) -> VerificationKey | None:
+        return self.lookup(kid)

@@ -8,7 +8,7 @@ import uuid
 from typing import Any
 
 import pytest
-from identity_helpers import ISSUER, craft
+from identity_helpers import ISSUER, StaticKeys, craft
 from joserfc.jwk import OKPKey
 
 from govlink import VirtualClock
@@ -27,19 +27,6 @@ from govlink.identity import (
 
 PROVINCE = "https://sso.shandong.example"
 CITY_AT_PROVINCE = "city-370500"
-
-
-class StaticKeys:
-    def __init__(self, *keys: VerificationKey) -> None:
-        self.keys = {k.kid: k for k in keys}
-
-    def lookup(self, kid: str) -> VerificationKey | None:
-        return self.keys.get(kid)
-
-    get_key = lookup
-
-    async def aget_key(self, kid: str) -> VerificationKey | None:
-        return self.lookup(kid)
 
 
 @pytest.fixture

@@ -14,7 +14,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-from identity_helpers import ISSUER, craft
+from identity_helpers import ISSUER, StaticKeys, craft
 from joserfc.jwk import OKPKey
 
 from govlink import ValidationError, VirtualClock
@@ -47,19 +47,6 @@ HALL_A, HALL_B = "hall-370502", "hall-370503"
 
 def redirect_uri(client_id: str) -> str:
     return f"https://{client_id.removeprefix('hall-')}.hall.example/callback"
-
-
-class StaticKeys:
-    def __init__(self, *keys: VerificationKey) -> None:
-        self.keys = {k.kid: k for k in keys}
-
-    def lookup(self, kid: str) -> VerificationKey | None:
-        return self.keys.get(kid)
-
-    get_key = lookup
-
-    async def aget_key(self, kid: str) -> VerificationKey | None:
-        return self.lookup(kid)
 
 
 @pytest.fixture
