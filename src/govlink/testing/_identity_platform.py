@@ -685,7 +685,10 @@ class IdentityPlatform:
         default app's.
         """
         aud = audience or self._app(None).audience
-        return ProvincialMapping(self.issuer, keys or self.remote_jwks(), aud)
+        # The masked name and the organisation's name are copied too (the provider's default
+        # copies the identifiers only), so a hall can greet the person.
+        copied = ("masked_id", "credit_code", "name_masked", "org_name")
+        return ProvincialMapping(self.issuer, keys or self.remote_jwks(), aud, copy_claims=copied)
 
     # --- the pure request handler ------------------------------------------------------------
 
