@@ -46,8 +46,7 @@ from govlink.identity import (
     create_provider_app,
 )
 from govlink.store import SQLiteStore
-from govlink.testing import IdentityPlatform, IdentityPlatformConfig, MockProvince
-from govlink.testing._identity_platform import DEMO_IDENTITY_APP_ID, IdentityApp
+from govlink.testing import IdentityApp, IdentityPlatform, IdentityPlatformConfig, MockProvince
 
 CITY_HALL, COUNTY_HALL = "370500", "370502"
 
@@ -130,11 +129,13 @@ def start_sso_demo(host: str = "127.0.0.1", home: Path | None = None) -> Iterato
         # The province: the mock platform with its identity face at /identity. Its tickets are
         # addressed to the city identity provider (aud = the provider's issuer).
         app_at_province = IdentityApp(
-            DEMO_IDENTITY_APP_ID, secrets.token_urlsafe(16), idp_url, frozenset({host})
+            "dongying-city-idp", secrets.token_urlsafe(16), idp_url, frozenset({host})
         )
         platform = IdentityPlatform(
             config=IdentityPlatformConfig(
-                issuer=identity_url, apps={app_at_province.app_id: app_at_province}
+                issuer=identity_url,
+                apps={app_at_province.app_id: app_at_province},
+                default_app=app_at_province.app_id,
             ),
             base_url=identity_url,
         )

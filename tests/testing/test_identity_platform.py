@@ -495,3 +495,16 @@ async def test_slow_served_jwks_times_out_to_last_known_good(sqlite_store: Store
         assert "code" in await city.with_ticket(platform.sign_in("wang-l4"))
         assert jwks.fetch_count == 2
         assert "timeout" in (jwks._last_error or "").lower()  # served from last-known-good
+
+
+@pytest.mark.anyio
+async def test_every_in_process_face_answers_alike(platform: IdentityPlatform) -> None:
+    with platform.mock(), httpx.Client() as http:  # respx: any client reaching the base URL
+        assert http.get(platform.jwks_url).json() == platform.jwks()
+        assert http.get(f"{platform.login_url}?service=http://127.0.0.1/").status_code == 200
+    async with platform.async_client() as http:  # the Starlette app (path prefix stripped)
+        assert (await http.get("/jwks")).json() == platform.jwks()
+        posted = await http.post("/login", data={"service": "http://127.0.0.1/", "person": "li-l3"})
+        assert claims_of(ticket_from(posted))["sub"] == "sd10000002"
+        platform.set_faults("jwks_outage")
+        assert (await http.get("/jwks")).status_code == 503

@@ -14,6 +14,7 @@ from ._core import CoreResponse, ProvinceConfig, ProvinceCore
 from ._faults import Decision, FaultKind, FaultPlan, FaultRule, OutageMode, parse_duration
 from ._identity_people import TEST_PEOPLE, TestPeople, TestPerson
 from ._identity_platform import (
+    IdentityApp,
     IdentityFaults,
     IdentityPlatform,
     IdentityPlatformConfig,
@@ -39,6 +40,7 @@ __all__ = [
     "FaultKind",
     "FaultPlan",
     "FaultRule",
+    "IdentityApp",
     "IdentityFaults",
     "IdentityPlatform",
     "IdentityPlatformConfig",
