@@ -23,6 +23,7 @@ from govlink.identity import (
     JWKSCachePolicy,
     KeyRing,
     PassphraseProtector,
+    ProvincialMapping,
     RemoteJWKS,
     RolloverPolicy,
     b64url_decode,
@@ -324,6 +325,7 @@ class City:
         clock: Clock,
         policy: JWKSCachePolicy | None = None,
         jwks: RemoteJWKS | None = None,
+        mapping: ProvincialMapping | None = None,
     ) -> None:
         ring = KeyRing(
             store,
@@ -340,7 +342,7 @@ class City:
         self.app = create_provider_app(
             CityIdentity(ring, halls, issuer, development=True),
             client_secrets=secrets_,
-            provinces=[platform.provincial_mapping(self.jwks)],
+            provinces=[mapping or platform.provincial_mapping(self.jwks)],
         )
         self.hall = halls.resolve(HALL)
 
@@ -383,6 +385,26 @@ async def test_the_provider_accepts_tickets_unchanged(city: City) -> None:
         params = await city.sign_in(person)
         assert "code" in params, params
     assert jwks_answers(city.platform) == [200]  # one fetch, then the cache
+
+
+@pytest.mark.anyio
+async def test_what_idp_serve_configures_accepts_them_too(
+    platform: IdentityPlatform, sqlite_store: Store, virtual_clock: VirtualClock
+) -> None:
+    """`govlink idp serve` trusts the platform its settings name, with the default mapping."""
+    from govlink import Settings
+    from govlink.cli._idp import provincial_sign_in
+
+    settings = Settings(
+        province_identity_issuer=platform.issuer,
+        province_identity_jwks_url=platform.jwks_url,
+    )
+    (mapping,) = provincial_sign_in(settings, sqlite_store, virtual_clock)
+    assert mapping.audience == CITY  # the settings' default: the city issuer
+    with platform.mock():  # its RemoteJWKS makes its own httpx clients: respx routes them
+        city = City(platform, sqlite_store, virtual_clock, mapping=mapping)
+        for person in TEST_PEOPLE:
+            assert "code" in await city.sign_in(person)
 
 
 @pytest.mark.anyio
