@@ -530,3 +530,14 @@ async def test_every_in_process_face_answers_alike(platform: IdentityPlatform) -
         assert claims_of(ticket_from(posted))["sub"] == "sd10000002"
         platform.set_faults("jwks_outage")
         assert (await http.get("/jwks")).status_code == 503
+
+
+def test_a_long_run_forgets_what_no_longer_matters(
+    platform: IdentityPlatform, virtual_clock: VirtualClock
+) -> None:
+    for _ in range(1001):
+        platform.issue_ticket("li-l3")
+    assert platform.state()["tickets_issued"] == 1001
+    virtual_clock.advance(120 + 3601)
+    platform.issue_ticket("li-l3")
+    assert platform.state()["tickets_issued"] == 1

@@ -51,6 +51,7 @@ import secrets
 import socket
 import threading
 import uuid
+from collections import deque
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from html import escape
@@ -408,11 +409,12 @@ class IdentityPlatform:
         self.base_url = base_url.rstrip("/")
         self._prefix = urlsplit(self.base_url).path.rstrip("/")
         self._lock = threading.RLock()
-        self.journal: list[IdentityJournalEntry] = []
+        #: The last requests answered (bounded, so a long-running served mock stays small).
+        self.journal: deque[IdentityJournalEntry] = deque(maxlen=10_000)
         self._keys: list[_Key] = []
         self._tickets: dict[str, _Ticket] = {}
         self._tokens: dict[str, _Token] = {}
-        self._nonces: set[str] = set()
+        self._nonces: dict[str, float] = {}  # signature -> when it may be forgotten
         self._last_ticket: str | None = None
         self._faults = IdentityFaults()
         self._faults_set_at = clock.time()
@@ -438,6 +440,7 @@ class IdentityPlatform:
 
     @property
     def faults(self) -> IdentityFaults:
+        """The faults in force (see :meth:`set_faults`)."""
         return self._faults
 
     @property
@@ -528,6 +531,13 @@ class IdentityPlatform:
             self._rotate(0.0, False)
             self._next_rotation += every
         self._keys = [k for k in self._keys if k.retire_at is None or k.retire_at > now]
+        # Forget what can no longer matter (a served mock may run for days).
+        if len(self._tickets) > 1000:
+            self._tickets = {j: t for j, t in self._tickets.items() if t.expires_at + 3600 > now}
+        if len(self._nonces) > 1000:
+            self._nonces = {n: until for n, until in self._nonces.items() if until > now}
+        if len(self._tokens) > 1000:
+            self._tokens = {h: t for h, t in self._tokens.items() if t.expires_at > now}
 
     def _signing_key(self, now: float) -> _Key:
         candidates = [k for k in self._keys if k.signs_from <= now and k.retire_at is None]
@@ -839,7 +849,8 @@ class IdentityPlatform:
             # A signed request is accepted once (its signature is its nonce).
             if signature.lower() in self._nonces:
                 raise _Refused(401, "100004", "request replayed")
-            self._nonces.add(signature.lower())
+            # Beyond the timestamp window a replay is refused for its timestamp anyway.
+            self._nonces[signature.lower()] = millis / 1000.0 + self.config.timestamp_skew
         return app
 
     def _api_token(self, app: IdentityApp, data: Mapping[str, Any]) -> IdentityAnswer:
@@ -998,10 +1009,12 @@ class ServedIdentity:
 
     @property
     def jwks_url(self) -> str:
+        """The served JWKS URL."""
         return f"{self.base_url}/jwks"
 
     @property
     def login_url(self) -> str:
+        """The served sign-in page URL."""
         return f"{self.base_url}/login"
 
 
