@@ -79,6 +79,12 @@ from ._keys import (
     RolloverPolicy,
     SigningKey,
 )
+from ._logout_receiver import (
+    BackchannelLogoutReceiver,
+    LogoutEvent,
+    averify_logout_token,
+    verify_logout_token,
+)
 from ._provider import ClientSecrets, create_provider_app
 from ._revocation import RevocationRegistry
 from ._schema import IDENTITY_SCHEMA
@@ -110,6 +116,7 @@ __all__ = [
     "TOKEN_TYPE_ACCESS",
     "TOKEN_TYPE_JWT",
     "AlgorithmNotAllowed",
+    "BackchannelLogoutReceiver",
     "CityIdentity",
     "Client",
     "ClientSecrets",
@@ -139,6 +146,7 @@ __all__ = [
     "KeyState",
     "LegalPerson",
     "LocalKeySource",
+    "LogoutEvent",
     "LogoutNotice",
     "MalformedToken",
     "MemoryReplayGuard",
@@ -178,6 +186,7 @@ __all__ = [
     "VerifiedToken",
     "Verifier",
     "authenticate",
+    "averify_logout_token",
     "b64url_decode",
     "b64url_encode",
     "bearer_token",
@@ -186,4 +195,5 @@ __all__ = [
     "loads_strict",
     "open_city_identity",
     "receive_backchannel_logout",
+    "verify_logout_token",
 ]

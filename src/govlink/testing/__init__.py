@@ -12,6 +12,15 @@ from __future__ import annotations
 
 from ._core import CoreResponse, ProvinceConfig, ProvinceCore
 from ._faults import Decision, FaultKind, FaultPlan, FaultRule, OutageMode, parse_duration
+from ._identity_people import TEST_PEOPLE, TestPeople, TestPerson
+from ._identity_platform import (
+    IdentityApp,
+    IdentityFaults,
+    IdentityPlatform,
+    IdentityPlatformConfig,
+    served_identity,
+    signed_headers,
+)
 from ._journal import Journal, JournalAssertionError, JournalEntry
 from ._openapi import reference_openapi, render_reference_openapi
 from ._province import (
@@ -25,11 +34,16 @@ from ._province import (
 
 __all__ = [
     "DEFAULT_BASE_URL",
+    "TEST_PEOPLE",
     "CoreResponse",
     "Decision",
     "FaultKind",
     "FaultPlan",
     "FaultRule",
+    "IdentityApp",
+    "IdentityFaults",
+    "IdentityPlatform",
+    "IdentityPlatformConfig",
     "Journal",
     "JournalAssertionError",
     "JournalEntry",
@@ -38,10 +52,14 @@ __all__ = [
     "ProvinceConfig",
     "ProvinceCore",
     "ServedProvince",
+    "TestPeople",
+    "TestPerson",
     "create_app",
     "make_server",
     "parse_duration",
     "reference_openapi",
     "render_reference_openapi",
+    "served_identity",
     "served_mock",
+    "signed_headers",
 ]
