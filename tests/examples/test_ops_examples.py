@@ -151,3 +151,18 @@ def test_systemd_unit_runs_a_real_command() -> None:
     assert service["KillSignal"] == "SIGTERM"  # graceful shutdown (in-flight batches settle)
     assert service["RestartPreventExitStatus"] == "2"  # a config error is not retried
     assert unit["Install"]["WantedBy"] == "multi-user.target"
+
+
+def test_runbook_commands_are_real() -> None:
+    """Every ``govlink ...`` command in docs/operations.md parses (code blocks and spans)."""
+    text = (ROOT / "docs" / "operations.md").read_text(encoding="utf-8")
+    snippets = re.findall(r"```sh\n(.*?)```", text, re.S) + re.findall(r"`(govlink [^`]+)`", text)
+    commands = []
+    for snippet in snippets:
+        for line in snippet.splitlines():
+            line = re.sub(r"\$\([^)]*\)", "X", line.split("  #")[0])  # $(date +%F) → X
+            if line.strip().startswith("govlink ") and "COMMAND" not in line:
+                commands += _govlink_commands(line)
+    assert len(commands) >= 20
+    for args in commands:
+        _assert_parses(args)

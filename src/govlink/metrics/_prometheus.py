@@ -232,8 +232,10 @@ class SyncMetrics(SyncRecorder):
         with self._lock:
             before = self._seen.get((endpoint, name), 0)
             self._seen[(endpoint, name)] = total
+        # Touch the child even at zero: increase() alerts need the series before the first event.
+        child = counter.labels(endpoint)
         if total > before:
-            counter.labels(endpoint).inc(total - before)
+            child.inc(total - before)
 
     def endpoint_health(self, endpoint: str, breaker: Any, budget: Any) -> None:
         state = getattr(breaker.state, "value", breaker.state)
