@@ -136,7 +136,7 @@ def hbar_chart(
                 shapes.append(Rect(x, yy, w, sub - 1, s.css, tip))
                 end = max(end, x + w)
                 shapes.append(
-                    Text(x + w + 4, yy + sub / 2 + 3, _fmt(value) + unit, "value small", "start")
+                    Text(x + w + 4, yy + sub / 2 + 3, f"{value:.1f}{unit}", "value small", "start")
                 )
         note = notes[index] if notes is not None else _fmt(sum(values)) + unit
         if note:
