@@ -92,7 +92,7 @@ def test_case_status_worker_stops_gracefully(tmp_path: Path) -> None:
 def test_integrator_suite_runs_with_the_plugin(tmp_path: Path) -> None:
     suite = EXAMPLES / "integrator"
     result = subprocess.run(
-        [sys.executable, "-m", "pytest", str(suite), "-q", "-p", "no:randomly"],
+        [sys.executable, "-m", "pytest", str(suite), "-q"],
         cwd=suite,
         env=_env(),
         capture_output=True,
