@@ -270,6 +270,12 @@ def run_supervise(ctx: CliContext) -> int:
         "unknown_items": unknown,
         "efficiency": report.to_dict(),
     }
+    if args.html:
+        # The HTML report (govlink.report) draws the same results; --json names the file too.
+        from ..report import build_supervision_report, write_supervision_html
+
+        built = build_supervision_report(results, items, calendar, at=at, thresholds=thresholds)
+        summary["html"] = str(write_supervision_html(built, args.html))
     if ctx.json:
         cases_out = []
         for case, result in results:
@@ -334,6 +340,8 @@ def _human(
         )
     if len(flagged) > len(shown):
         lines.append(f"  … and {len(flagged) - len(shown)} more (--all lists every one)")
+    if summary.get("html"):
+        lines.append(f"HTML report 监察报告: {summary['html']}")
     return "\n".join(lines)
 
 
@@ -385,4 +393,9 @@ def register(
     )
     parser.add_argument("--red-days", type=int, metavar="N", help="red card at ≥N days overdue")
     parser.add_argument("--all", action="store_true", help="list every flagged case")
+    parser.add_argument(
+        "--html",
+        metavar="REPORT",
+        help="also write a self-contained HTML report with charts to REPORT (no network needed)",
+    )
     parser.set_defaults(func=run_supervise)
