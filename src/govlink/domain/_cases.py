@@ -49,10 +49,10 @@ from typing import Annotated, Any, Final, Literal, TypeVar
 
 from pydantic import (
     AfterValidator,
-    AwareDatetime,
     BaseModel,
     ConfigDict,
     Field,
+    StrictInt,
     ValidationInfo,
     model_validator,
 )
@@ -63,7 +63,7 @@ from .._errors import FieldProblem, IdentifierError, TransitionError, Validation
 from ._identifiers import CreditCode, ResidentId, mask_personal
 from ._items import SpecialProcedureKind
 from ._regions import RegionRegistry, default_regions, normalise_region_code
-from ._validation import problems_from_pydantic
+from ._validation import IsoDateTime, problems_from_pydantic
 
 __all__ = [
     "CASE_NUMBER_PATTERN",
@@ -563,22 +563,24 @@ def _check_hall(value: str, info: ValidationInfo) -> str:
 # of enqueueing a year of events.
 CaseNumber = Annotated[
     str,
-    Field(pattern=CASE_NUMBER_PATTERN, description="Case number (办件编号)"),
+    Field(strict=True, pattern=CASE_NUMBER_PATTERN, description="Case number (办件编号)"),
 ]
 # Pattern first (pydantic-core, and it shows in the JSON Schema), then the registry check.
 HallCode = Annotated[
     str,
     Field(
+        strict=True,
         pattern=r"^[0-9]{6}(000000)?$",
         description="GB/T 2260 code of the hall (6 or 12 digits; aliases resolved)",
     ),
     AfterValidator(_check_hall),
 ]
 ImplementationCode = Annotated[
-    str, Field(pattern=r"^[0-9A-Z]{1,36}$", description="Implementation code (实施编码)")
+    str,
+    Field(strict=True, pattern=r"^[0-9A-Z]{1,36}$", description="Implementation code (实施编码)"),
 ]
-_Text = Annotated[str, Field(min_length=1, max_length=200)]
-_Phone = Annotated[str, Field(pattern=r"^\+?[0-9][0-9\- ]{4,19}$")]
+_Text = Annotated[str, Field(strict=True, min_length=1, max_length=200)]
+_Phone = Annotated[str, Field(strict=True, pattern=r"^\+?[0-9][0-9\- ]{4,19}$")]
 
 _MODEL_CONFIG: Final = ConfigDict(
     frozen=True,
@@ -665,7 +667,7 @@ class Case(BaseModel):
     """The applicant (申请人): a natural or a legal person."""
     channel: Channel
     """How the application arrived (申请渠道)."""
-    received_at: AwareDatetime
+    received_at: IsoDateTime
     """Time of receipt (接件时间), timezone-aware."""
 
 
@@ -681,11 +683,11 @@ class CaseStatusEvent(BaseModel):
 
     case_number: CaseNumber
     """Case number (办件编号)."""
-    sequence: int = Field(ge=1, le=1_000_000, strict=False)
+    sequence: Annotated[StrictInt, Field(ge=1, le=1_000_000)]
     """Per-case sequence number: 1, 2, 3 ... without gaps."""
     status: CaseStatus
     """Status (办理状态)."""
-    time: AwareDatetime
+    time: IsoDateTime
     """Time of the status change (办理时间), timezone-aware."""
     hall: HallCode
     """The hall (行政区划代码) the case belongs to."""
@@ -693,7 +695,7 @@ class CaseStatusEvent(BaseModel):
     """Handler (办理人), a staff member's name."""
     office: _Text | None = None
     """Handling office (办理处室)."""
-    opinion: Annotated[str, Field(max_length=2000)] | None = None
+    opinion: Annotated[str, Field(strict=True, max_length=2000)] | None = None
     """Opinion (办理意见)."""
     special_procedure: SpecialProcedureKind | None = None
     """Special procedure kind (特别程序种类, Licensing Law §45), with special_procedure_start."""
@@ -733,11 +735,6 @@ class CaseStatusEvent(BaseModel):
 
 # --- parsing ------------------------------------------------------------------------------
 
-# Rules the model-level validator reports against a field rather than the whole record.
-_MODEL_RULE_FIELDS: Final = {
-    "special_procedure_required": "special_procedure",
-    "special_procedure_not_allowed": "special_procedure",
-}
 # The tags pydantic inserts into the path of a discriminated union (applicant.legal_person.x).
 _UNION_TAGS: Final = (".natural_person", ".legal_person")
 
@@ -755,8 +752,6 @@ def _parse(model: type[_M], data: object, context: Mapping[str, Any] | None) -> 
             field = problem.field
             for tag in _UNION_TAGS:
                 field = field.replace(tag, "")
-            if field == "(root)" and problem.rule in _MODEL_RULE_FIELDS:
-                field = _MODEL_RULE_FIELDS[problem.rule]
             problems.append(FieldProblem(field, problem.rule, problem.message))
         identifier = all((err.get("ctx") or {}).get("kind") == "identifier" for err in exc.errors())
         raise (IdentifierError if identifier else ValidationError)(problems=problems) from None
