@@ -409,9 +409,9 @@ def case_data(**over: Any) -> dict[str, Any]:
 def test_case_number_helper() -> None:
     number = make_case_number("1137050000431002", date(2026, 3, 2), 17)
     assert number == "1137050000431002" + "20260302" + "0017"
-    with pytest.raises(ValueError, match="4 digits"):
+    with pytest.raises(ValidationError, match="4 digits"):
         make_case_number("ABC", date(2026, 3, 2), 10000)
-    with pytest.raises(ValueError, match="implementation code"):
+    with pytest.raises(ValidationError, match="implementation_code"):
         make_case_number("abc", date(2026, 3, 2), 1)
 
 

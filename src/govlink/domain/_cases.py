@@ -184,9 +184,9 @@ def status_info(status: CaseStatus | str) -> StatusInfo:
     """The facts about ``status`` (code, label, terminal, clock effect).
 
     Raises:
-        ValueError: ``status`` is not a :class:`CaseStatus` value.
+        ValidationError: ``status`` is not a :class:`CaseStatus` value (rule ``choice``).
     """
-    return _STATUS_INFO[CaseStatus(status)]
+    return _STATUS_INFO[status if status.__class__ is CaseStatus else _as_status(status)]
 
 
 class StatusCodeTable:
@@ -494,7 +494,7 @@ class CaseLifecycle:
 #: Case numbers have no national format; this is the charset/length every govlink part accepts.
 CASE_NUMBER_PATTERN: Final = r"^[0-9A-Za-z][0-9A-Za-z_\-]{0,63}$"
 _CASE_NUMBER_RE: Final = re.compile(CASE_NUMBER_PATTERN)
-_IMPLEMENTATION_CODE_RE: Final = re.compile(r"^[0-9A-Z]{1,36}$")
+_IMPLEMENTATION_CODE_RE: Final = re.compile(r"[0-9A-Z]{1,36}", re.ASCII)
 
 
 def make_case_number(implementation_code: str, day: date, sequence: int) -> str:
@@ -504,12 +504,20 @@ def make_case_number(implementation_code: str, day: date, sequence: int) -> str:
     ``"11370500MB2850215X33705000110002026030200017"``... with the sequence zero-padded to 4.
 
     Raises:
-        ValueError: the code is not 1–36 digits/capitals, or ``sequence`` is not 1–9999.
+        ValidationError: the code is not 1–36 digits/capitals (field ``implementation_code``,
+            rule ``pattern``), or ``sequence`` is not 1–9999 (field ``sequence``, rule
+            ``range``).
     """
-    if not _IMPLEMENTATION_CODE_RE.match(implementation_code):
-        raise ValueError("implementation code must be 1-36 digits or capital letters")
-    if not 1 <= sequence <= 9999:
-        raise ValueError("the daily case sequence is 4 digits (1-9999)")
+    if not isinstance(implementation_code, str) or not _IMPLEMENTATION_CODE_RE.fullmatch(
+        implementation_code
+    ):
+        raise ValidationError(
+            "must be 1-36 digits or capital letters", field="implementation_code", rule="pattern"
+        )
+    if not isinstance(sequence, int) or isinstance(sequence, bool) or not 1 <= sequence <= 9999:
+        raise ValidationError(
+            "the daily case sequence is 4 digits (1-9999)", field="sequence", rule="range"
+        )
     return f"{implementation_code}{day:%Y%m%d}{sequence:04d}"
 
 
