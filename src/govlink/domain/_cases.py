@@ -376,7 +376,10 @@ def check_transition(
     Raises:
         CaseTransitionError: rules ``sequence_repeat``, ``sequence_gap`` or a status rule of
             :func:`transition_rule`.
+        ValidationError: ``sequence`` is not an ``int`` or ``case_number`` not a string
+            (rule ``type``).
     """
+    _check_types(case_number, sequence)
     rule: str | None
     if sequence != previous_sequence + 1:
         rule = "sequence_repeat" if sequence <= previous_sequence else "sequence_gap"
@@ -391,6 +394,13 @@ def check_transition(
             sequence=sequence,
             expected_sequence=previous_sequence + 1,
         )
+
+
+def _check_types(case_number: object, sequence: object) -> None:
+    if not isinstance(sequence, int) or isinstance(sequence, bool):
+        raise ValidationError("must be an integer", field="sequence", rule="type")
+    if not isinstance(case_number, str):
+        raise ValidationError("must be a string", field="case_number", rule="type")
 
 
 def _as_status(value: object) -> CaseStatus:
@@ -421,10 +431,14 @@ class CaseLifecycle:
 
         Raises:
             CaseTransitionError: the event breaks a rule (see :func:`check_transition`).
-            ValidationError: ``status`` is not a :class:`CaseStatus` value (rule ``choice``).
+            ValidationError: ``status`` is not a :class:`CaseStatus` value (rule ``choice``),
+                ``sequence`` not an ``int`` or ``case_number`` not a string (rule ``type``).
         """
         if status.__class__ is not CaseStatus:
             status = _as_status(status)
+        # Exact class checks: cheap on the hot path, and True is not sequence 1.
+        if sequence.__class__ is not int or case_number.__class__ is not str:
+            _check_types(case_number, sequence)
         previous = self._state.get(case_number)
         if previous is None:
             if sequence == 1 and status is _S.RECEIVED:
