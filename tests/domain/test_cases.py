@@ -338,6 +338,8 @@ def test_event_parses_and_normalises_hall() -> None:
         ({"time": "2026-03-02"}, "time", "datetime"),
         ({"time": "20260302T090000+08:00"}, "time", "datetime"),
         ({"time": "２０２６-03-02T09:00:00+08:00"}, "time", "datetime"),
+        ({"time": "2026-13-45T09:00:00+08:00"}, "time", "datetime"),
+        ({"time": "2026-03-02T09:00:00+25:00"}, "time", "datetime"),
         ({"status": "finished"}, "status", "choice"),
         ({"case_number": "办件1"}, "case_number", "pattern"),
         ({"case_number": "X" * 65}, "case_number", "pattern"),
