@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from govlink import GovlinkError, ValidationError
@@ -346,3 +346,87 @@ def test_an_aware_time_that_cannot_be_a_day_in_china_is_a_typed_error() -> None:
     with pytest.raises(ValidationError) as caught:
         _calendar.is_working_day(far)
     assert caught.value.rule == "range"
+
+
+_any_aware = st.datetimes(
+    min_value=datetime(1, 1, 2),  # noqa: DTZ001 - bounds for an aware strategy
+    max_value=datetime(9999, 12, 30),  # noqa: DTZ001 - same
+    timezones=st.sampled_from([UTC, timezone(timedelta(hours=8)), timezone(timedelta(hours=-12))]),
+)
+
+
+@st.composite
+def histories(draw: st.DrawFn) -> list[tuple[CaseStatus, datetime]]:
+    """Mostly legal histories (each status drawn from what may follow the last one), at any
+    times, so that the deadline code runs rather than the state machine refusing early."""
+    from govlink.domain import TRANSITIONS
+
+    near = st.datetimes(
+        min_value=datetime(2025, 12, 1),  # noqa: DTZ001 - bounds for an aware strategy
+        max_value=datetime(2026, 12, 31),  # noqa: DTZ001 - same
+        timezones=st.just(UTC),
+    )
+    anywhen = draw(st.integers(min_value=0, max_value=4)) == 0  # now and then, any year
+    times = draw(st.lists(_any_aware if anywhen else near, min_size=1, max_size=7))
+    if draw(st.integers(min_value=0, max_value=3)) > 0:
+        times.sort()  # in order, as real events are; otherwise time_before_previous
+    steps: list[tuple[CaseStatus, datetime]] = []
+    last: CaseStatus | None = None
+    for when in times:
+        allowed = sorted(TRANSITIONS[last])
+        if not allowed:
+            break  # closed: nothing may follow
+        legal = draw(st.integers(min_value=0, max_value=9)) > 0  # mostly a legal next status
+        if last is CaseStatus.RECEIVED and draw(st.booleans()):
+            allowed = [CaseStatus.ACCEPTED]  # most cases are accepted: let the clock run
+        status = draw(st.sampled_from(allowed if legal else list(CaseStatus)))
+        steps.append((status, when))
+        last = status
+    return steps
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    steps=histories(),
+    fallback=st.booleans(),
+    at=st.one_of(
+        st.just(datetime(2026, 12, 31, tzinfo=UTC)),
+        st.datetimes(
+            min_value=datetime(2026, 1, 1),  # noqa: DTZ001 - bounds for an aware strategy
+            max_value=datetime(2027, 1, 1),  # noqa: DTZ001 - same
+            timezones=st.just(UTC),
+        ),
+        _any_aware,
+    ),
+    legal=st.sampled_from([None, TimeLimit.working_days(20), TimeLimit.natural_days(3650)]),
+    promised=st.sampled_from([None, TimeLimit.working_days(1), TimeLimit.on_the_spot()]),
+)
+def test_deadlines_and_supervision_of_any_event_history(
+    steps: list[tuple[CaseStatus, datetime]],
+    fallback: bool,
+    at: datetime,
+    legal: TimeLimit | None,
+    promised: TimeLimit | None,
+) -> None:
+    """Histories at any time (year 1 to 9999, with or without the weekend fallback) end in
+    deadlines and a level, or in one of govlink's errors."""
+    from govlink.domain import compute_deadlines, supervise
+
+    events = []
+    for sequence, (status, when) in enumerate(steps, start=1):
+        record = {**EVENTS[0], "sequence": sequence, "status": status.value}
+        record["time"] = when.isoformat()
+        if status is CaseStatus.SPECIAL_PROCEDURE_START:
+            record["special_procedure"] = "hearing"
+        events.append(parse_case_event(record))
+    calendar = _calendar if fallback else WorkingCalendar()
+
+    def run(_: object) -> None:
+        deadlines = compute_deadlines(
+            events, legal=legal, promised=promised, calendar=calendar, at=at
+        )
+        supervise(deadlines, calendar)
+        event(f"promised deadline computed: {deadlines.promised is not None}")
+
+    error = only_govlink_errors(run, None)
+    event(f"refused: {error.code if error else None}")
