@@ -430,3 +430,22 @@ def test_deadlines_and_supervision_of_any_event_history(
 
     error = only_govlink_errors(run, None)
     event(f"refused: {error.code if error else None}")
+
+
+_CATALOG = json.loads(load_sample_catalog().to_json())
+_SMALL_CATALOG = {**_CATALOG, "departments": _CATALOG["departments"][:2], "items": []}
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    text=st.one_of(
+        st.text(max_size=60),
+        st.sampled_from(["[" * 50_000, '{"a":' * 50_000, "9" * 5000]),
+        mutated(_SMALL_CATALOG).map(json.dumps),
+        mutated({**_SMALL_CATALOG, "items": [ITEM]}).map(json.dumps),
+    )
+)
+def test_sample_catalog_reader(text: str) -> None:
+    from govlink.samples import SampleCatalog
+
+    only_govlink_errors(SampleCatalog.from_json, text)
