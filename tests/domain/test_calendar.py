@@ -76,8 +76,9 @@ def test_national_day_2026(calendar: WorkingCalendar) -> None:
 
 def test_zero_days_and_negative(calendar: WorkingCalendar) -> None:
     assert calendar.add_working_days(D(2026, 2, 15), 0) == D(2026, 2, 15)
-    with pytest.raises(ValueError, match="forward"):
+    with pytest.raises(ValidationError, match="forward") as caught:
         calendar.add_working_days(D(2026, 2, 15), -1)
+    assert (caught.value.field, caught.value.rule) == ("days", "non_negative")
     assert calendar.working_days_between(D(2026, 3, 5), D(2026, 3, 2)) == 0
 
 
@@ -86,8 +87,9 @@ def test_aware_datetimes_are_read_in_china_time(calendar: WorkingCalendar) -> No
     late = datetime(2026, 2, 13, 16, 30, tzinfo=timezone.utc)  # noqa: UP017 - explicit zone
     assert calendar.is_working_day(late)
     assert calendar.add_working_days(late, 1) == D(2026, 2, 24)
-    with pytest.raises(ValueError, match="naive"):
+    with pytest.raises(ValidationError, match="naive") as caught:
         calendar.is_working_day(datetime(2026, 2, 13, 9))  # noqa: DTZ001 - the point of the test
+    assert (caught.value.field, caught.value.rule) == ("day", "timezone_aware")
 
 
 def test_counting_across_years(calendar: WorkingCalendar) -> None:
@@ -188,7 +190,7 @@ def test_operator_data_overrides_the_package() -> None:
                 "source": "s",
                 "years": [{"year": 2027, "holidays": ["2028-01-01"]}],
             },
-            "years[0].holidays",
+            "years[0].holidays[0]",
             "date_outside_year",
         ),
         (
@@ -226,6 +228,146 @@ def test_unreadable_and_undecodable_files(tmp_path: Path) -> None:
     with pytest.raises(ValidationError) as syntax:
         load_holiday_file(broken)
     assert syntax.value.rule == "syntax"
+
+
+def _holidays(*days: object, year: object = 2027) -> dict[str, object]:
+    return {
+        "format": "govlink-holidays/1",
+        "source": "test",
+        "years": [{"year": year, "holidays": list(days)}],
+    }
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["20270101", "2027-W01-1", "2027-001", "2027-1-1", "２０２７-01-01", "2027-01-01T00:00"],
+)
+def test_holiday_dates_are_only_yyyy_mm_dd(tmp_path: Path, text: str) -> None:
+    path = tmp_path / "h.json"
+    path.write_text(json.dumps(_holidays(text)), encoding="utf-8")
+    with pytest.raises(ValidationError) as caught:
+        load_holiday_file(path)
+    assert (caught.value.field, caught.value.rule) == ("years[0].holidays[0]", "date")
+    assert str(path) in caught.value.problems[0].message  # names the file
+
+
+def test_a_huge_range_is_one_quick_problem(tmp_path: Path) -> None:
+    path = tmp_path / "h.json"
+    path.write_text(json.dumps(_holidays("1900-01-01..9999-12-31")), encoding="utf-8")
+    with pytest.raises(ValidationError) as caught:
+        load_holiday_file(path)
+    assert len(caught.value.problems) == 1
+    assert caught.value.rule == "date_outside_year"
+
+
+def test_a_range_longer_than_the_maximum_span_is_refused() -> None:
+    from govlink.domain._calendar import MAX_RANGE_DAYS, parse_holiday_data
+
+    longest = f"2027-01-01..{(D(2027, 1, 1) + timedelta(days=MAX_RANGE_DAYS - 1)).isoformat()}"
+    (year,) = parse_holiday_data(_holidays(longest))
+    assert len(year.holidays) == MAX_RANGE_DAYS
+    with pytest.raises(ValidationError) as caught:
+        parse_holiday_data(_holidays("2027-01-01..2027-12-31"))
+    assert (caught.value.field, caught.value.rule) == ("years[0].holidays[0]", "range_too_long")
+
+
+def test_problems_are_capped_with_a_count_of_the_rest() -> None:
+    from govlink.domain._calendar import MAX_PROBLEMS, parse_holiday_data
+
+    bad = [f"2028-01-{day:02d}" for day in range(1, 32)] + ["2029-02-01"] * 9  # 40 problems
+    with pytest.raises(ValidationError) as caught:
+        parse_holiday_data(_holidays(*bad))
+    problems = caught.value.problems
+    assert len(problems) == MAX_PROBLEMS + 1
+    assert all(p.rule == "date_outside_year" for p in problems[:-1])
+    assert problems[-1].rule == "more_problems"
+    assert problems[-1].field == f"years[0].holidays[{MAX_PROBLEMS}]"
+    assert f"{40 - MAX_PROBLEMS} more" in problems[-1].message
+
+
+def test_a_list_longer_than_a_year_is_refused() -> None:
+    from govlink.domain._calendar import parse_holiday_data
+
+    with pytest.raises(ValidationError) as caught:
+        parse_holiday_data(_holidays(*["2027-01-01"] * 367))
+    assert (caught.value.field, caught.value.rule) == ("years[0].holidays", "too_many")
+
+
+def test_a_directly_built_year_reports_a_bounded_number_of_problems() -> None:
+    days = frozenset(D(2028, 1, 1) + timedelta(days=i) for i in range(1000))
+    with pytest.raises(ValidationError) as caught:
+        HolidayYear(2027, days, frozenset(), "test")
+    assert len(caught.value.problems) == 21
+    assert "980 more" in caught.value.problems[-1].message
+    with pytest.raises(ValidationError) as year:
+        HolidayYear(9999, frozenset(), frozenset(), "test")
+    assert (year.value.field, year.value.rule) == ("years[9999].year", "year")
+
+
+@pytest.mark.parametrize(
+    ("content", "rule"),
+    [
+        ("format = 'govlink-holidays/1'\n名 = '春节'".encode("gbk"), "encoding"),
+        ('{"format": "govlink-holidays/1"}'.encode("utf-16"), "encoding"),
+        (b"[" * 100_000, "depth"),
+        (b'{"a":' * 100_000, "depth"),
+        (b'{"years": [{"year": ' + b"9" * 5000 + b"}]}", "syntax"),
+        (b"\xef\xbb\xbf{", "syntax"),  # a BOM is fine, the JSON after it is not
+    ],
+)
+def test_undecodable_files_are_typed_errors(tmp_path: Path, content: bytes, rule: str) -> None:
+    path = tmp_path / "h.json"
+    path.write_bytes(content)
+    with pytest.raises(ValidationError) as caught:
+        load_holiday_file(path)
+    assert (caught.value.field, caught.value.rule) == ("path", rule)
+    assert str(path) in str(caught.value)
+
+
+def test_deeply_nested_toml_and_directories_and_huge_files(tmp_path: Path) -> None:
+    from govlink.domain._calendar import MAX_HOLIDAY_FILE_BYTES
+
+    nested = tmp_path / "h.toml"
+    nested.write_text("x = " + "[" * 100_000, encoding="utf-8")
+    with pytest.raises(ValidationError) as caught:
+        load_holiday_file(nested)
+    assert caught.value.rule in {"depth", "syntax"}
+    with pytest.raises(ValidationError) as directory:
+        load_holiday_file(tmp_path)
+    assert directory.value.rule == "unreadable"
+    huge = tmp_path / "huge.json"
+    huge.write_bytes(b" " * (MAX_HOLIDAY_FILE_BYTES + 1))
+    with pytest.raises(ValidationError) as large:
+        load_holiday_file(huge)
+    assert large.value.rule == "too_large"
+
+
+def test_a_utf8_file_with_a_byte_order_mark_loads(tmp_path: Path) -> None:
+    path = tmp_path / "h.toml"
+    text = 'format = "govlink-holidays/1"\nsource = "国办发明电"\n[[years]]\nyear = 2027\n'
+    path.write_bytes(b"\xef\xbb\xbf" + (text + 'holidays = ["2027-01-01"]\n').encode())
+    (year,) = load_holiday_file(path)
+    assert year.holidays == {D(2027, 1, 1)}
+
+
+def test_a_runaway_count_ends_at_the_calendar_years_even_with_the_fallback() -> None:
+    from govlink.domain._calendar import CALENDAR_YEARS
+
+    calendar = WorkingCalendar(allow_weekend_fallback=True)
+    with pytest.raises(CalendarDataMissing, match=str(CALENDAR_YEARS.stop - 1)):
+        calendar.add_working_days(D(2026, 1, 1), 10**12)
+    with pytest.raises(CalendarDataMissing):
+        calendar.is_working_day(D(9999, 12, 31))
+    with pytest.raises(CalendarDataMissing):
+        calendar.working_days_between(D(1, 1, 1), D(2026, 1, 1))
+
+
+def test_times_at_the_edge_of_the_representable_dates_are_typed_errors() -> None:
+    from govlink.domain import china_date
+
+    with pytest.raises(ValidationError) as caught:
+        china_date(datetime.max.replace(tzinfo=timezone.utc))  # noqa: UP017 - explicit zone
+    assert caught.value.rule == "range"
 
 
 def test_weekend_fallback_only_when_on_and_warns_once(caplog: pytest.LogCaptureFixture) -> None:

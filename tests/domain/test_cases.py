@@ -311,7 +311,7 @@ def test_status_code_table_remaps() -> None:
 
 
 def test_event_parses_and_normalises_hall() -> None:
-    parsed = parse_case_event(event(hall="370521000000", sequence="2", handler="张三"))
+    parsed = parse_case_event(event(hall="370521000000", sequence=2, handler="张三"))
     assert parsed.hall == "370505"  # alias and 12-digit form resolved
     assert parsed.sequence == 2
     assert parsed.time.utcoffset() == timedelta(hours=8)
@@ -328,6 +328,18 @@ def test_event_parses_and_normalises_hall() -> None:
         ({"hall": "370599"}, "hall", "unknown_region"),
         ({"hall": "37050"}, "hall", "pattern"),
         ({"sequence": 0}, "sequence", "range"),
+        # Wire data is read strictly: no coercion of another type into the documented one.
+        ({"sequence": True}, "sequence", "type"),
+        ({"sequence": "1"}, "sequence", "type"),
+        ({"sequence": 1.0}, "sequence", "type"),
+        ({"time": 2}, "time", "datetime"),
+        ({"time": 1772413200.0}, "time", "datetime"),
+        ({"time": "1772413200"}, "time", "datetime"),
+        ({"time": "2026-03-02"}, "time", "datetime"),
+        ({"time": "20260302T090000+08:00"}, "time", "datetime"),
+        ({"time": "２０２６-03-02T09:00:00+08:00"}, "time", "datetime"),
+        ({"time": "2026-13-45T09:00:00+08:00"}, "time", "datetime"),
+        ({"time": "2026-03-02T09:00:00+25:00"}, "time", "datetime"),
         ({"status": "finished"}, "status", "choice"),
         ({"case_number": "办件1"}, "case_number", "pattern"),
         ({"case_number": "X" * 65}, "case_number", "pattern"),
@@ -399,9 +411,9 @@ def case_data(**over: Any) -> dict[str, Any]:
 def test_case_number_helper() -> None:
     number = make_case_number("1137050000431002", date(2026, 3, 2), 17)
     assert number == "1137050000431002" + "20260302" + "0017"
-    with pytest.raises(ValueError, match="4 digits"):
+    with pytest.raises(ValidationError, match="4 digits"):
         make_case_number("ABC", date(2026, 3, 2), 10000)
-    with pytest.raises(ValueError, match="implementation code"):
+    with pytest.raises(ValidationError, match="implementation_code"):
         make_case_number("abc", date(2026, 3, 2), 1)
 
 

@@ -167,7 +167,7 @@ def test_not_accepted_and_missing_limits() -> None:
     assert no_legal.legal is None
     assert no_legal.deadline("legal") is None
     assert no_legal.deadline() == D(2026, 3, 9)
-    with pytest.raises(ValueError, match="basis"):
+    with pytest.raises(ValidationError, match="basis"):
         no_legal.deadline("soon")
 
 
@@ -206,7 +206,7 @@ def test_bad_histories() -> None:
     with pytest.raises(ValidationError) as mixed:
         case_timeline([*one, other])
     assert mixed.value.rule == "mixed_cases"
-    with pytest.raises(ValueError, match="timezone-aware"):
+    with pytest.raises(ValidationError, match="timezone-aware"):
         compute_deadlines(one, legal=None, promised=None, calendar=CAL, at=datetime(2026, 3, 2))  # noqa: DTZ001 - the point of the test
 
 

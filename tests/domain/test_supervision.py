@@ -124,6 +124,22 @@ def test_thresholds_are_configurable() -> None:
     with pytest.raises(ValidationError) as caught:
         parse_model(SupervisionThresholds, {"yellow_overdue_working_days": 3})
     assert caught.value.rule == "red_before_yellow"
+    assert caught.value.field == "red_overdue_working_days"
+
+
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        ({"warning_fraction": "0.1"}, "warning_fraction"),
+        ({"warning_fraction": True}, "warning_fraction"),
+        ({"warning_working_days": "1"}, "warning_working_days"),
+        ({"red_overdue_working_days": 3.0}, "red_overdue_working_days"),
+    ],
+)
+def test_thresholds_are_read_strictly(change: dict[str, object], field: str) -> None:
+    with pytest.raises(ValidationError) as caught:
+        parse_model(SupervisionThresholds, change)
+    assert (caught.value.field, caught.value.rule) == (field, "type")
 
 
 def test_legal_basis_and_fallback() -> None:

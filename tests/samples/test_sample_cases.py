@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from govlink import CHINA_TZ
+from govlink import CHINA_TZ, ValidationError
 from govlink.domain import (
     CaseLifecycle,
     CaseStatus,
@@ -207,10 +207,15 @@ def test_records_and_reader(items: tuple[Item, ...]) -> None:
     assert {r["kind"] for r in records} == {"case", "event"}
     decoded = list(read_case_records(["", '{"kind": "case"}', "  "]))
     assert decoded == [{"kind": "case", "_line": 2}]
-    with pytest.raises(ValueError, match="line 1"):
+    with pytest.raises(ValidationError, match="line 1") as not_object:
         list(read_case_records(["[1]"]))
-    with pytest.raises(ValueError, match="line 2"):
+    assert (not_object.value.field, not_object.value.rule) == ("line 1", "type")
+    with pytest.raises(ValidationError, match="line 2"):
         list(read_case_records(["{}", "{nope"]))
+    for bad, rule in (("[" * 100_000, "depth"), ("1" * 5000, "json"), ("\ud800", "json")):
+        with pytest.raises(ValidationError) as caught:
+            list(read_case_records([bad]))
+        assert (caught.value.field, caught.value.rule) == ("line 1", rule)
 
 
 def test_bad_arguments(items: tuple[Item, ...]) -> None:

@@ -10,6 +10,9 @@ types. Validation failures are always :class:`govlink.ValidationError` (or a sub
 from __future__ import annotations
 
 from ._calendar import (
+    CALENDAR_YEARS,
+    MAX_HOLIDAY_FILE_BYTES,
+    MAX_RANGE_DAYS,
     HolidayYear,
     WorkingCalendar,
     china_date,
@@ -100,20 +103,26 @@ from ._supervision import (
     supervise,
 )
 from ._validation import (
+    MODEL_RULE_FIELDS,
     RULES_BY_PYDANTIC_TYPE,
     Finding,
     IsoDate,
+    IsoDateTime,
     Severity,
     parse_model,
     problems_from_pydantic,
 )
 
 __all__ = [
+    "CALENDAR_YEARS",
     "CASE_NUMBER_PATTERN",
     "CONCLUDING_STATUSES",
     "CREDIT_CODE_ALPHABET",
     "DEFAULT_STATUS_CODES",
     "DONGYING",
+    "MAX_HOLIDAY_FILE_BYTES",
+    "MAX_RANGE_DAYS",
+    "MODEL_RULE_FIELDS",
     "RULES_BY_PYDANTIC_TYPE",
     "SHANDONG",
     "TERMINAL_STATUSES",
@@ -140,6 +149,7 @@ __all__ = [
     "HandlingForm",
     "HolidayYear",
     "IsoDate",
+    "IsoDateTime",
     "Item",
     "ItemState",
     "ItemType",

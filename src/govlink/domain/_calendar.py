@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import threading
 import tomllib
 from bisect import bisect_left, bisect_right
@@ -36,6 +37,9 @@ from .._clock import CHINA_TZ
 from .._errors import CalendarDataMissing, FieldProblem, ValidationError
 
 __all__ = [
+    "CALENDAR_YEARS",
+    "MAX_HOLIDAY_FILE_BYTES",
+    "MAX_RANGE_DAYS",
     "HolidayYear",
     "WorkingCalendar",
     "china_date",
@@ -48,6 +52,20 @@ _log = logging.getLogger("govlink.domain.calendar")
 #: Format tag every holiday file carries, so a future format can be told apart.
 HOLIDAY_FILE_FORMAT: Final = "govlink-holidays/1"
 
+#: The years a calendar answers questions about and a holiday file may describe. Outside them
+#: every question raises :class:`govlink.CalendarDataMissing` (a weekend fallback included), so
+#: a count that runs away (a time in year 9999, a huge number of days) ends quickly.
+CALENDAR_YEARS: Final = range(1900, 2201)
+#: The largest holiday file govlink reads: a year's schedule is well under a kilobyte.
+MAX_HOLIDAY_FILE_BYTES: Final = 1 << 20
+#: The most days one ``start..end`` range may cover. The longest block of days off so far is
+#: 9 days (Spring Festival); a longer range is a typo, not a schedule.
+MAX_RANGE_DAYS: Final = 31
+#: The most entries one ``holidays`` or ``makeup_workdays`` list may have (a year has 366 days).
+MAX_DAYS_PER_LIST: Final = 366
+#: The most problems one loading error lists; a last problem counts the rest.
+MAX_PROBLEMS: Final = 20
+
 _HOW_TO_SUPPLY: Final = (
     "add the State Council's holiday schedule for that year in a holiday file "
     "(Settings.holiday_files / GOVLINK_HOLIDAY_FILES; format in docs/calendar.md), "
@@ -55,17 +73,69 @@ _HOW_TO_SUPPLY: Final = (
 )
 
 
-def china_date(when: datetime | date) -> date:
+def china_date(when: datetime | date, *, field: str = "time") -> date:
     """The calendar date of ``when`` in China (UTC+8); a ``date`` is returned unchanged.
 
+    ``field`` names the value in errors.
+
     Raises:
-        ValueError: ``when`` is a naive datetime (its day would be a guess).
+        ValidationError: rule ``timezone_aware`` (a naive datetime: its day would be a guess)
+            or ``range`` (an aware time so close to year 1 or 9999 that its day in China
+            cannot be represented).
     """
     if isinstance(when, datetime):
-        if when.tzinfo is None:
-            raise ValueError("naive datetime: working days need a timezone-aware time")
-        return when.astimezone(CHINA_TZ).date()
+        if when.tzinfo is None or when.utcoffset() is None:
+            raise ValidationError(
+                "naive datetime: working days need a timezone-aware time",
+                field=field,
+                rule="timezone_aware",
+            )
+        try:
+            return when.astimezone(CHINA_TZ).date()
+        except OverflowError:
+            raise ValidationError(
+                "the day in China is outside the representable dates", field=field, rule="range"
+            ) from None
     return when
+
+
+class _Problems:
+    """Collects a loader's problems; keeps the first :data:`MAX_PROBLEMS` and counts the rest,
+    so a file with a million bad dates costs a counter, not a million problems."""
+
+    def __init__(self, origin: str = "") -> None:
+        self.prefix = f"{origin}: " if origin else ""
+        self.found: list[FieldProblem] = []
+        self.hidden = 0
+        self.first_hidden = ""
+
+    def add(self, field: str, rule: str, message: str) -> None:
+        field = field or "(root)"
+        if len(self.found) < MAX_PROBLEMS:
+            self.found.append(FieldProblem(field, rule, self.prefix + message))
+        else:
+            self.hidden += 1
+            self.first_hidden = self.first_hidden or field
+
+    def raise_if_any(self) -> None:
+        """Raise the collected problems (the first :data:`MAX_PROBLEMS`, then a count).
+
+        Raises:
+            ValidationError: at least one problem was collected.
+        """
+        if not self.found:
+            return
+        shown = list(self.found)
+        if self.hidden:
+            shown.append(
+                FieldProblem(
+                    self.first_hidden,
+                    "more_problems",
+                    f"{self.prefix}{self.hidden} more problem(s) not listed, the first of them "
+                    "at this field",
+                )
+            )
+        raise ValidationError(problems=shown)
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,32 +156,44 @@ class HolidayYear:
     source: str = ""
 
     def __post_init__(self) -> None:
-        problems = []
-        for name, days in (("holidays", self.holidays), ("makeup_workdays", self.makeup_workdays)):
-            for day in sorted(days):
-                if day.year != self.year:
-                    problems.append(
-                        FieldProblem(
-                            f"years[{self.year}].{name}",
-                            "date_outside_year",
-                            f"{day.isoformat()} is not in {self.year}",
-                        )
-                    )
-        both = self.holidays & self.makeup_workdays
-        if both:
-            problems.append(
-                FieldProblem(
-                    f"years[{self.year}].makeup_workdays",
-                    "holiday_and_workday",
-                    f"{min(both).isoformat()} is listed both as a holiday and a make-up day",
-                )
-            )
-        if problems:
-            raise ValidationError(problems=problems)
+        if not isinstance(self.year, int) or isinstance(self.year, bool):
+            raise TypeError("HolidayYear.year must be an int")
+        problems = _Problems()
+        _check_year(self.year, self.holidays, self.makeup_workdays, f"years[{self.year}]", problems)
+        problems.raise_if_any()
 
     def working_ordinals(self) -> tuple[int, ...]:
         """The year's working days as sorted date ordinals."""
         return _working_ordinals(self.year, self.holidays, self.makeup_workdays)
+
+
+def _check_year(
+    year: int,
+    holidays: frozenset[date],
+    makeup: frozenset[date],
+    where: str,
+    problems: _Problems,
+) -> None:
+    """Add the problems of one year's schedule (the year, dates in it, no day both ways)."""
+    if year not in CALENDAR_YEARS:
+        problems.add(
+            f"{where}.year",
+            "year",
+            f"must be a year {CALENDAR_YEARS.start}-{CALENDAR_YEARS.stop - 1}",
+        )
+        return
+    for name, days in (("holidays", holidays), ("makeup_workdays", makeup)):
+        for day in sorted(day for day in days if day.year != year):
+            problems.add(
+                f"{where}.{name}", "date_outside_year", f"{day.isoformat()} is not in {year}"
+            )
+    both = holidays & makeup
+    if both:
+        problems.add(
+            f"{where}.makeup_workdays",
+            "holiday_and_workday",
+            f"{min(both).isoformat()} is listed both as a holiday and a make-up day",
+        )
 
 
 def _working_ordinals(
@@ -158,23 +240,60 @@ def _package_year(year: int) -> HolidayYear | None:
     )
 
 
-def _parse_day(value: object, where: str) -> list[date]:
-    """A date ``"2027-02-06"`` or an inclusive range ``"2027-02-06..2027-02-12"``."""
+_ISO_DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", re.ASCII)
+
+
+def _iso_day(text: str) -> date | None:
+    # Only YYYY-MM-DD: date.fromisoformat alone would also take 20270101 and 2027-W01-1.
+    text = text.strip()
+    if _ISO_DAY.fullmatch(text) is None:
+        return None
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        return None
+
+
+def _parse_day(value: object, where: str, year: int) -> list[date]:
+    """A date ``"2027-02-06"`` or an inclusive range ``"2027-02-06..2027-02-12"`` in ``year``.
+
+    Raises:
+        ValidationError: rules ``date``, ``date_outside_year``, ``range``, ``range_too_long``.
+    """
     if not isinstance(value, str):
         if isinstance(value, date) and not isinstance(value, datetime):
-            return [value]  # TOML dates arrive as date objects
-        raise ValidationError("must be a date string", field=where, rule="date")
-    start_text, sep, end_text = value.partition("..")
-    try:
-        start = date.fromisoformat(start_text.strip())
-        end = date.fromisoformat(end_text.strip()) if sep else start
-    except ValueError:
+            start = end = value  # TOML dates arrive as date objects
+        else:
+            raise ValidationError(
+                "must be a date string YYYY-MM-DD or a range YYYY-MM-DD..YYYY-MM-DD",
+                field=where,
+                rule="date",
+            )
+    else:
+        start_text, sep, end_text = value.partition("..")
+        first = _iso_day(start_text)
+        last = _iso_day(end_text) if sep else first
+        if first is None or last is None:
+            raise ValidationError(
+                "must be YYYY-MM-DD or YYYY-MM-DD..YYYY-MM-DD", field=where, rule="date"
+            )
+        start, end = first, last
+    if start.year != year or end.year != year:
+        outside = start if start.year != year else end
         raise ValidationError(
-            f"{value!r} is not YYYY-MM-DD or YYYY-MM-DD..YYYY-MM-DD", field=where, rule="date"
-        ) from None
+            f"{outside.isoformat()} is not in {year}", field=where, rule="date_outside_year"
+        )
     if end < start:
-        raise ValidationError(f"range {value!r} ends before it starts", field=where, rule="range")
-    return [start + timedelta(days=i) for i in range((end - start).days + 1)]
+        raise ValidationError("the range ends before it starts", field=where, rule="range")
+    span = (end - start).days + 1
+    if span > MAX_RANGE_DAYS:
+        raise ValidationError(
+            f"the range covers {span} days; a range may cover at most {MAX_RANGE_DAYS} "
+            "(list longer stretches as several ranges)",
+            field=where,
+            rule="range_too_long",
+        )
+    return [start + timedelta(days=i) for i in range(span)]
 
 
 def parse_holiday_data(data: object, *, origin: str = "holiday data") -> list[HolidayYear]:
@@ -182,95 +301,146 @@ def parse_holiday_data(data: object, *, origin: str = "holiday data") -> list[Ho
 
     Raises:
         ValidationError: the data does not follow ``govlink-holidays/1``; each problem names
-            the field (``years[0].holidays[3]``) and the rule.
+            the field (``years[0].holidays[3]``) and the rule, and its message the origin
+            (the file). At most :data:`MAX_PROBLEMS` problems are listed, then a last one
+            (rule ``more_problems``) counts the rest.
     """
     if not isinstance(data, dict):
-        raise ValidationError(f"{origin}: must be an object", field="", rule="type")
+        raise ValidationError(f"{origin}: must be an object", field="(root)", rule="type")
+    problems = _Problems(origin)
     if data.get("format") != HOLIDAY_FILE_FORMAT:
-        raise ValidationError(
-            f"{origin}: must say format = {HOLIDAY_FILE_FORMAT!r}", field="format", rule="format"
-        )
-    unknown = set(data) - {"format", "source", "years"}
-    if unknown:
-        raise ValidationError(
-            f"{origin}: unknown key {sorted(unknown)[0]!r}", field=sorted(unknown)[0], rule="extra"
-        )
+        problems.add("format", "format", f"must say format = {HOLIDAY_FILE_FORMAT!r}")
+    for key in sorted(map(str, data)):
+        if key not in {"format", "source", "years"}:
+            problems.add(key, "extra", f"unknown key {key!r}")
+    default_source = data.get("source", "")
+    if not isinstance(default_source, str):
+        problems.add("source", "type", "must be a string")
+        default_source = ""
     years = data.get("years")
     if not isinstance(years, list) or not years:
-        raise ValidationError(f"{origin}: needs a non-empty list", field="years", rule="required")
-    default_source = data.get("source", "")
+        problems.add("years", "required", "needs a non-empty list of years")
+        years = []
     result: list[HolidayYear] = []
     seen: set[int] = set()
     for index, entry in enumerate(years):
-        where = f"years[{index}]"
-        if not isinstance(entry, dict):
-            raise ValidationError("must be an object", field=where, rule="type")
-        unknown = set(entry) - {"year", "source", "holidays", "makeup_workdays"}
-        if unknown:
-            raise ValidationError(f"unknown key {sorted(unknown)[0]!r}", field=where, rule="extra")
-        year = entry.get("year")
-        if not isinstance(year, int) or isinstance(year, bool) or not 1900 <= year <= 2200:
-            raise ValidationError("must be a year (1900-2200)", field=f"{where}.year", rule="year")
-        if year in seen:
-            raise ValidationError(
-                f"year {year} appears twice", field=f"{where}.year", rule="duplicate_year"
-            )
-        seen.add(year)
-        source = entry.get("source", default_source)
-        if not isinstance(source, str) or not source.strip():
-            raise ValidationError(
-                "say where the schedule comes from (the State Council notice)",
-                field=f"{where}.source",
-                rule="source_required",
-            )
-        days: dict[str, list[date]] = {}
-        for name in ("holidays", "makeup_workdays"):
-            raw = entry.get(name, [])
-            if not isinstance(raw, list):
-                raise ValidationError("must be a list", field=f"{where}.{name}", rule="type")
-            days[name] = [
-                d for i, v in enumerate(raw) for d in _parse_day(v, f"{where}.{name}[{i}]")
-            ]
-        try:
-            result.append(
-                HolidayYear(
-                    year=year,
-                    holidays=frozenset(days["holidays"]),
-                    makeup_workdays=frozenset(days["makeup_workdays"]),
-                    source=source,
-                )
-            )
-        except ValidationError as exc:
-            raise ValidationError(
-                problems=[
-                    FieldProblem(p.field.replace(f"years[{year}]", where), p.rule, p.message)
-                    for p in exc.problems
-                ]
-            ) from None
+        built = _parse_year(entry, f"years[{index}]", default_source, seen, problems)
+        if built is not None:
+            result.append(built)
+    problems.raise_if_any()
     return result
+
+
+def _parse_year(
+    entry: object, where: str, default_source: str, seen: set[int], problems: _Problems
+) -> HolidayYear | None:
+    """One ``years[i]`` entry, or ``None`` with its problems added."""
+    if not isinstance(entry, dict):
+        problems.add(where, "type", "must be an object")
+        return None
+    for key in sorted(map(str, entry)):
+        if key not in {"year", "source", "holidays", "makeup_workdays"}:
+            problems.add(f"{where}.{key}", "extra", f"unknown key {key!r}")
+    year = entry.get("year")
+    if not isinstance(year, int) or isinstance(year, bool) or year not in CALENDAR_YEARS:
+        problems.add(
+            f"{where}.year",
+            "year",
+            f"must be a year {CALENDAR_YEARS.start}-{CALENDAR_YEARS.stop - 1}",
+        )
+        return None
+    if year in seen:
+        problems.add(f"{where}.year", "duplicate_year", f"year {year} appears twice")
+    seen.add(year)
+    source = entry.get("source", default_source)
+    if not isinstance(source, str) or not source.strip():
+        problems.add(
+            f"{where}.source",
+            "source_required",
+            "say where the schedule comes from (the State Council notice)",
+        )
+    before = len(problems.found) + problems.hidden
+    days: dict[str, frozenset[date]] = {}
+    for name in ("holidays", "makeup_workdays"):
+        raw = entry.get(name, [])
+        found: set[date] = set()
+        if not isinstance(raw, list):
+            problems.add(f"{where}.{name}", "type", "must be a list")
+        elif len(raw) > MAX_DAYS_PER_LIST:
+            problems.add(
+                f"{where}.{name}",
+                "too_many",
+                f"{len(raw)} entries; at most {MAX_DAYS_PER_LIST} (use ranges)",
+            )
+        else:
+            for i, value in enumerate(raw):
+                try:
+                    found.update(_parse_day(value, f"{where}.{name}[{i}]", year))
+                except ValidationError as exc:
+                    for problem in exc.problems:
+                        problems.add(problem.field, problem.rule, problem.message)
+        days[name] = frozenset(found)
+    _check_year(year, days["holidays"], days["makeup_workdays"], where, problems)
+    if len(problems.found) + problems.hidden != before or not isinstance(source, str):
+        return None
+    return HolidayYear(
+        year=year,
+        holidays=days["holidays"],
+        makeup_workdays=days["makeup_workdays"],
+        source=source,
+    )
 
 
 def load_holiday_file(path: str | Path) -> list[HolidayYear]:
     """Read an operator holiday file (``.toml`` or ``.json``; see ``docs/calendar.md``).
 
+    The file must be UTF-8 (a byte-order mark is allowed) and at most
+    :data:`MAX_HOLIDAY_FILE_BYTES` long.
+
     Raises:
-        ValidationError: the file cannot be read or decoded, or breaks the format (field
-            ``path`` / the offending entry, with the rule).
+        ValidationError: every problem names the file in its message and the field and rule:
+            field ``path`` with rule ``unreadable``, ``too_large``, ``encoding``, ``syntax``
+            or ``depth`` (nested too deeply to read); otherwise the offending entry (see
+            :func:`parse_holiday_data`).
     """
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        with path.open("rb") as handle:
+            raw = handle.read(MAX_HOLIDAY_FILE_BYTES + 1)
     except OSError as exc:
         raise ValidationError(
-            f"cannot read holiday file {path}: {exc.strerror}", field="path", rule="unreadable"
-        ) from None
-    try:
-        data: object = tomllib.loads(text) if path.suffix == ".toml" else json.loads(text)
-    except (tomllib.TOMLDecodeError, json.JSONDecodeError) as exc:
-        raise ValidationError(
-            f"holiday file {path} is not valid {path.suffix.lstrip('.') or 'JSON'}: {exc}",
+            f"cannot read holiday file {path}: {exc.strerror or exc}",
             field="path",
-            rule="syntax",
+            rule="unreadable",
+        ) from None
+    if len(raw) > MAX_HOLIDAY_FILE_BYTES:
+        raise ValidationError(
+            f"holiday file {path} is larger than {MAX_HOLIDAY_FILE_BYTES} bytes",
+            field="path",
+            rule="too_large",
+        )
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        hint = " (it looks like UTF-16)" if raw[:2] in (b"\xff\xfe", b"\xfe\xff") else ""
+        raise ValidationError(
+            f"holiday file {path} is not UTF-8 text{hint}: byte {exc.start} cannot be decoded; "
+            "save it as UTF-8 (GBK and UTF-16 are not read)",
+            field="path",
+            rule="encoding",
+        ) from None
+    kind = "TOML" if path.suffix.lower() == ".toml" else "JSON"
+    try:
+        data: object = tomllib.loads(text) if kind == "TOML" else json.loads(text)
+    except RecursionError:
+        raise ValidationError(
+            f"holiday file {path} is nested too deeply to be a holiday file",
+            field="path",
+            rule="depth",
+        ) from None
+    except ValueError as exc:  # TOMLDecodeError, JSONDecodeError, and ints too long to read
+        raise ValidationError(
+            f"holiday file {path} is not valid {kind}: {exc}", field="path", rule="syntax"
         ) from None
     return parse_holiday_data(data, origin=str(path))
 
@@ -335,6 +505,13 @@ class WorkingCalendar:
         if missing is not None:
             # Asked again (e.g. a generator probing past its period): same error, no rework.
             raise CalendarDataMissing(missing)
+        if year not in CALENDAR_YEARS:
+            # Not even the weekend fallback goes here: a count that runs into year 9999 is a
+            # runaway (a huge number of days, a mistyped year), not a deadline.
+            raise CalendarDataMissing(
+                f"no holiday data for {year}: govlink's calendar covers "
+                f"{CALENDAR_YEARS.start}-{CALENDAR_YEARS.stop - 1}"
+            )
         with self._lock:
             days = self._years.get(year)
             if days is None:
@@ -394,8 +571,9 @@ class WorkingCalendar:
 
         Raises:
             CalendarDataMissing: no data for that year and no fallback.
+            ValidationError: a naive datetime (see :func:`china_date`).
         """
-        day = china_date(day)
+        day = china_date(day, field="day")
         sets = self._sets.get(day.year)
         if sets is None:
             self._year(day.year)
@@ -408,12 +586,21 @@ class WorkingCalendar:
         ``days == 0`` returns ``start``'s date unchanged (a same-day, "on the spot" limit).
 
         Raises:
-            ValueError: ``days`` is negative.
-            CalendarDataMissing: a year on the way has no data and no fallback.
+            ValidationError: ``days`` is negative (rule ``non_negative``), or ``start`` is a
+                naive datetime (see :func:`china_date`).
+            CalendarDataMissing: a year on the way has no data and no fallback, or lies
+                outside :data:`CALENDAR_YEARS`.
+            TypeError: ``days`` is not an ``int``.
         """
+        if not isinstance(days, int) or isinstance(days, bool):
+            raise TypeError("add_working_days needs an int number of days")
         if days < 0:
-            raise ValueError("add_working_days counts forward only")
-        day = china_date(start)
+            raise ValidationError(
+                f"must not be negative ({days}): working days are counted forward",
+                field="days",
+                rule="non_negative",
+            )
+        day = china_date(start, field="start")
         if days == 0:
             return day
         year = day.year
@@ -437,9 +624,10 @@ class WorkingCalendar:
 
         Raises:
             CalendarDataMissing: a year on the way has no data and no fallback.
+            ValidationError: a naive datetime (see :func:`china_date`).
         """
-        first = china_date(start)
-        last = china_date(end)
+        first = china_date(start, field="start")
+        last = china_date(end, field="end")
         if last <= first:
             return 0
         total = 0
@@ -464,7 +652,7 @@ class WorkingCalendar:
         Raises:
             CalendarDataMissing: as :meth:`is_working_day`.
         """
-        d = china_date(day)
+        d = china_date(day, field="day")
         ordinals = self._year(d.year)
         index = bisect_left(ordinals, d.toordinal())
         if index < len(ordinals):

@@ -49,10 +49,10 @@ from typing import Annotated, Any, Final, Literal, TypeVar
 
 from pydantic import (
     AfterValidator,
-    AwareDatetime,
     BaseModel,
     ConfigDict,
     Field,
+    StrictInt,
     ValidationInfo,
     model_validator,
 )
@@ -63,7 +63,7 @@ from .._errors import FieldProblem, IdentifierError, TransitionError, Validation
 from ._identifiers import CreditCode, ResidentId, mask_personal
 from ._items import SpecialProcedureKind
 from ._regions import RegionRegistry, default_regions, normalise_region_code
-from ._validation import problems_from_pydantic
+from ._validation import IsoDateTime, problems_from_pydantic
 
 __all__ = [
     "CASE_NUMBER_PATTERN",
@@ -184,9 +184,9 @@ def status_info(status: CaseStatus | str) -> StatusInfo:
     """The facts about ``status`` (code, label, terminal, clock effect).
 
     Raises:
-        ValueError: ``status`` is not a :class:`CaseStatus` value.
+        ValidationError: ``status`` is not a :class:`CaseStatus` value (rule ``choice``).
     """
-    return _STATUS_INFO[CaseStatus(status)]
+    return _STATUS_INFO[status if status.__class__ is CaseStatus else _as_status(status)]
 
 
 class StatusCodeTable:
@@ -376,7 +376,10 @@ def check_transition(
     Raises:
         CaseTransitionError: rules ``sequence_repeat``, ``sequence_gap`` or a status rule of
             :func:`transition_rule`.
+        ValidationError: ``sequence`` is not an ``int`` or ``case_number`` not a string
+            (rule ``type``).
     """
+    _check_types(case_number, sequence)
     rule: str | None
     if sequence != previous_sequence + 1:
         rule = "sequence_repeat" if sequence <= previous_sequence else "sequence_gap"
@@ -391,6 +394,13 @@ def check_transition(
             sequence=sequence,
             expected_sequence=previous_sequence + 1,
         )
+
+
+def _check_types(case_number: object, sequence: object) -> None:
+    if not isinstance(sequence, int) or isinstance(sequence, bool):
+        raise ValidationError("must be an integer", field="sequence", rule="type")
+    if not isinstance(case_number, str):
+        raise ValidationError("must be a string", field="case_number", rule="type")
 
 
 def _as_status(value: object) -> CaseStatus:
@@ -421,10 +431,14 @@ class CaseLifecycle:
 
         Raises:
             CaseTransitionError: the event breaks a rule (see :func:`check_transition`).
-            ValidationError: ``status`` is not a :class:`CaseStatus` value (rule ``choice``).
+            ValidationError: ``status`` is not a :class:`CaseStatus` value (rule ``choice``),
+                ``sequence`` not an ``int`` or ``case_number`` not a string (rule ``type``).
         """
         if status.__class__ is not CaseStatus:
             status = _as_status(status)
+        # Exact class checks: cheap on the hot path, and True is not sequence 1.
+        if sequence.__class__ is not int or case_number.__class__ is not str:
+            _check_types(case_number, sequence)
         previous = self._state.get(case_number)
         if previous is None:
             if sequence == 1 and status is _S.RECEIVED:
@@ -494,7 +508,7 @@ class CaseLifecycle:
 #: Case numbers have no national format; this is the charset/length every govlink part accepts.
 CASE_NUMBER_PATTERN: Final = r"^[0-9A-Za-z][0-9A-Za-z_\-]{0,63}$"
 _CASE_NUMBER_RE: Final = re.compile(CASE_NUMBER_PATTERN)
-_IMPLEMENTATION_CODE_RE: Final = re.compile(r"^[0-9A-Z]{1,36}$")
+_IMPLEMENTATION_CODE_RE: Final = re.compile(r"[0-9A-Z]{1,36}", re.ASCII)
 
 
 def make_case_number(implementation_code: str, day: date, sequence: int) -> str:
@@ -504,12 +518,20 @@ def make_case_number(implementation_code: str, day: date, sequence: int) -> str:
     ``"11370500MB2850215X33705000110002026030200017"``... with the sequence zero-padded to 4.
 
     Raises:
-        ValueError: the code is not 1–36 digits/capitals, or ``sequence`` is not 1–9999.
+        ValidationError: the code is not 1–36 digits/capitals (field ``implementation_code``,
+            rule ``pattern``), or ``sequence`` is not 1–9999 (field ``sequence``, rule
+            ``range``).
     """
-    if not _IMPLEMENTATION_CODE_RE.match(implementation_code):
-        raise ValueError("implementation code must be 1-36 digits or capital letters")
-    if not 1 <= sequence <= 9999:
-        raise ValueError("the daily case sequence is 4 digits (1-9999)")
+    if not isinstance(implementation_code, str) or not _IMPLEMENTATION_CODE_RE.fullmatch(
+        implementation_code
+    ):
+        raise ValidationError(
+            "must be 1-36 digits or capital letters", field="implementation_code", rule="pattern"
+        )
+    if not isinstance(sequence, int) or isinstance(sequence, bool) or not 1 <= sequence <= 9999:
+        raise ValidationError(
+            "the daily case sequence is 4 digits (1-9999)", field="sequence", rule="range"
+        )
     return f"{implementation_code}{day:%Y%m%d}{sequence:04d}"
 
 
@@ -563,22 +585,24 @@ def _check_hall(value: str, info: ValidationInfo) -> str:
 # of enqueueing a year of events.
 CaseNumber = Annotated[
     str,
-    Field(pattern=CASE_NUMBER_PATTERN, description="Case number (办件编号)"),
+    Field(strict=True, pattern=CASE_NUMBER_PATTERN, description="Case number (办件编号)"),
 ]
 # Pattern first (pydantic-core, and it shows in the JSON Schema), then the registry check.
 HallCode = Annotated[
     str,
     Field(
+        strict=True,
         pattern=r"^[0-9]{6}(000000)?$",
         description="GB/T 2260 code of the hall (6 or 12 digits; aliases resolved)",
     ),
     AfterValidator(_check_hall),
 ]
 ImplementationCode = Annotated[
-    str, Field(pattern=r"^[0-9A-Z]{1,36}$", description="Implementation code (实施编码)")
+    str,
+    Field(strict=True, pattern=r"^[0-9A-Z]{1,36}$", description="Implementation code (实施编码)"),
 ]
-_Text = Annotated[str, Field(min_length=1, max_length=200)]
-_Phone = Annotated[str, Field(pattern=r"^\+?[0-9][0-9\- ]{4,19}$")]
+_Text = Annotated[str, Field(strict=True, min_length=1, max_length=200)]
+_Phone = Annotated[str, Field(strict=True, pattern=r"^\+?[0-9][0-9\- ]{4,19}$")]
 
 _MODEL_CONFIG: Final = ConfigDict(
     frozen=True,
@@ -665,7 +689,7 @@ class Case(BaseModel):
     """The applicant (申请人): a natural or a legal person."""
     channel: Channel
     """How the application arrived (申请渠道)."""
-    received_at: AwareDatetime
+    received_at: IsoDateTime
     """Time of receipt (接件时间), timezone-aware."""
 
 
@@ -681,11 +705,11 @@ class CaseStatusEvent(BaseModel):
 
     case_number: CaseNumber
     """Case number (办件编号)."""
-    sequence: int = Field(ge=1, le=1_000_000, strict=False)
+    sequence: Annotated[StrictInt, Field(ge=1, le=1_000_000)]
     """Per-case sequence number: 1, 2, 3 ... without gaps."""
     status: CaseStatus
     """Status (办理状态)."""
-    time: AwareDatetime
+    time: IsoDateTime
     """Time of the status change (办理时间), timezone-aware."""
     hall: HallCode
     """The hall (行政区划代码) the case belongs to."""
@@ -693,7 +717,7 @@ class CaseStatusEvent(BaseModel):
     """Handler (办理人), a staff member's name."""
     office: _Text | None = None
     """Handling office (办理处室)."""
-    opinion: Annotated[str, Field(max_length=2000)] | None = None
+    opinion: Annotated[str, Field(strict=True, max_length=2000)] | None = None
     """Opinion (办理意见)."""
     special_procedure: SpecialProcedureKind | None = None
     """Special procedure kind (特别程序种类, Licensing Law §45), with special_procedure_start."""
@@ -733,11 +757,6 @@ class CaseStatusEvent(BaseModel):
 
 # --- parsing ------------------------------------------------------------------------------
 
-# Rules the model-level validator reports against a field rather than the whole record.
-_MODEL_RULE_FIELDS: Final = {
-    "special_procedure_required": "special_procedure",
-    "special_procedure_not_allowed": "special_procedure",
-}
 # The tags pydantic inserts into the path of a discriminated union (applicant.legal_person.x).
 _UNION_TAGS: Final = (".natural_person", ".legal_person")
 
@@ -755,8 +774,6 @@ def _parse(model: type[_M], data: object, context: Mapping[str, Any] | None) -> 
             field = problem.field
             for tag in _UNION_TAGS:
                 field = field.replace(tag, "")
-            if field == "(root)" and problem.rule in _MODEL_RULE_FIELDS:
-                field = _MODEL_RULE_FIELDS[problem.rule]
             problems.append(FieldProblem(field, problem.rule, problem.message))
         identifier = all((err.get("ctx") or {}).get("kind") == "identifier" for err in exc.errors())
         raise (IdentifierError if identifier else ValidationError)(problems=problems) from None

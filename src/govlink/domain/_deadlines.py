@@ -31,8 +31,8 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Final
 
-from .._errors import ValidationError
-from ._calendar import WorkingCalendar, china_date
+from .._errors import CalendarDataMissing, ValidationError
+from ._calendar import CALENDAR_YEARS, WorkingCalendar, china_date
 from ._cases import (
     CONCLUDING_STATUSES,
     TERMINAL_STATUSES,
@@ -171,13 +171,29 @@ def deadline_for(
     """The deadline day of ``limit`` counted from ``accepted`` (see the module rules).
 
     Raises:
-        CalendarDataMissing: a year on the way has no holiday data.
+        CalendarDataMissing: a year on the way has no holiday data (or lies outside
+            :data:`govlink.domain.CALENDAR_YEARS`).
+        ValidationError: ``accepted`` is naive (rule ``timezone_aware``), or a pause count is
+            negative (rule ``non_negative``).
     """
-    day = china_date(accepted)
+    day = china_date(accepted, field="accepted")
+    for name, value in (
+        ("paused_working_days", paused_working_days),
+        ("paused_natural_days", paused_natural_days),
+    ):
+        if value < 0:
+            raise ValidationError("must not be negative", field=name, rule="non_negative")
     if limit.unit is TimeUnit.WORKING_DAYS:
         return calendar.add_working_days(day, limit.amount + paused_working_days)
     if limit.unit is TimeUnit.NATURAL_DAYS:
-        end = day + timedelta(days=limit.amount + paused_natural_days)
+        try:
+            end = day + timedelta(days=limit.amount + paused_natural_days)
+        except OverflowError:
+            # Past year 9999: far outside any calendar, so the same answer as any such year.
+            raise CalendarDataMissing(
+                f"the deadline falls after year {CALENDAR_YEARS.stop - 1}, outside the "
+                "years govlink's calendar covers"
+            ) from None
         return calendar.next_working_day(end)
     # On the spot: the acceptance day, pushed on by any pause.
     return calendar.add_working_days(day, paused_working_days)
@@ -206,12 +222,16 @@ class CaseDeadlines:
         return self.timeline.case_number
 
     def deadline(self, basis: str = "promised") -> date | None:
-        """The ``"promised"`` (default) or ``"legal"`` deadline."""
+        """The ``"promised"`` (default) or ``"legal"`` deadline.
+
+        Raises:
+            ValidationError: ``basis`` is neither (field ``basis``, rule ``choice``).
+        """
         if basis == "promised":
             return self.promised
         if basis == "legal":
             return self.legal
-        raise ValueError("basis must be 'promised' or 'legal'")
+        raise ValidationError("basis must be 'promised' or 'legal'", field="basis", rule="choice")
 
     def limit(self, basis: str = "promised") -> TimeLimit | None:
         """The time limit the ``basis`` deadline comes from."""
@@ -248,12 +268,15 @@ def compute_deadlines(
     with :func:`case_timeline` for the same ``at``).
 
     Raises:
-        ValueError: ``at`` is naive.
-        CaseTransitionError, ValidationError: see :func:`case_timeline`.
+        ValidationError: ``at`` is naive (field ``at``, rule ``timezone_aware``), or see
+            :func:`case_timeline`.
+        CaseTransitionError: see :func:`case_timeline`.
         CalendarDataMissing: a year on the way has no holiday data.
     """
-    if at.tzinfo is None:
-        raise ValueError("compute_deadlines needs a timezone-aware 'at'")
+    if at.tzinfo is None or at.utcoffset() is None:
+        raise ValidationError(
+            "compute_deadlines needs a timezone-aware 'at'", field="at", rule="timezone_aware"
+        )
     timeline = events if isinstance(events, CaseTimeline) else case_timeline(events, at=at)
     paused_working = paused_natural = 0
     for pause in timeline.pauses:

@@ -235,7 +235,7 @@ class _Identifier(str):
 
         return core_schema.with_info_after_validator_function(
             validate,
-            core_schema.str_schema(),
+            core_schema.str_schema(strict=True),
             serialization=core_schema.plain_serializer_function_ser_schema(
                 str.__str__, when_used="always"
             ),

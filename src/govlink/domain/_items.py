@@ -46,14 +46,22 @@ from collections.abc import Iterable, Mapping
 from enum import IntEnum, StrEnum
 from typing import Annotated, Any, Final, Self
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, field_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictInt,
+    field_validator,
+)
 from pydantic import model_validator as _model_validator
 from pydantic_core import PydanticCustomError
 
 from .._errors import ConsistencyError
 from ._identifiers import CreditCode
 from ._regions import RegionCode, RegionRegistry
-from ._validation import Finding, IsoDate, Severity, parse_model
+from ._validation import Finding, IsoDate, Severity, _strict_int_enum, parse_model
 
 __all__ = [
     "CaseKind",
@@ -274,8 +282,9 @@ _MODEL_CONFIG: Final = ConfigDict(
     use_attribute_docstrings=True,
 )
 
-_Name = Annotated[str, Field(min_length=1, max_length=200)]
-_Text = Annotated[str, Field(min_length=1, max_length=4000)]
+# Strict: text fields take text only (pydantic's lax mode would decode bytes into them).
+_Name = Annotated[str, Field(strict=True, min_length=1, max_length=200)]
+_Text = Annotated[str, Field(strict=True, min_length=1, max_length=4000)]
 
 
 class _Model(BaseModel):
@@ -302,13 +311,22 @@ class TimeLimit(_Model):
 
     @classmethod
     def working_days(cls, amount: int) -> TimeLimit:
-        """``amount`` working days (工作日)."""
-        return cls(amount=amount, unit=TimeUnit.WORKING_DAYS)
+        """``amount`` working days (工作日).
+
+        Raises:
+            ValidationError: ``amount`` is not an int 1–3650 (field ``amount``, rules
+                ``zero_days``, ``range``, ``type``).
+        """
+        return parse_model(cls, {"amount": amount, "unit": TimeUnit.WORKING_DAYS})
 
     @classmethod
     def natural_days(cls, amount: int) -> TimeLimit:
-        """``amount`` natural days (自然日)."""
-        return cls(amount=amount, unit=TimeUnit.NATURAL_DAYS)
+        """``amount`` natural days (自然日).
+
+        Raises:
+            ValidationError: as :meth:`working_days`.
+        """
+        return parse_model(cls, {"amount": amount, "unit": TimeUnit.NATURAL_DAYS})
 
     @classmethod
     def on_the_spot(cls) -> TimeLimit:
@@ -377,12 +395,17 @@ class Item(_Model):
     (:meth:`content_hash`).
     """
 
-    catalog_code: Annotated[str, Field(min_length=1, max_length=36, pattern=_CODE_PATTERN)]
+    catalog_code: Annotated[
+        str, Field(strict=True, min_length=1, max_length=36, pattern=_CODE_PATTERN)
+    ]
     """Basic code (基本编码), usually 12 characters [P]."""
-    implementation_code: Annotated[str, Field(min_length=1, max_length=36, pattern=_CODE_PATTERN)]
+    implementation_code: Annotated[
+        str, Field(strict=True, min_length=1, max_length=36, pattern=_CODE_PATTERN)
+    ]
     """Implementation code (实施编码): usually the implementing body's credit code + 13 [P]."""
     handling_item_code: (
-        Annotated[str, Field(min_length=1, max_length=64, pattern=_CODE_PATTERN)] | None
+        Annotated[str, Field(strict=True, min_length=1, max_length=64, pattern=_CODE_PATTERN)]
+        | None
     ) = None
     """Handling item code (业务办理项编码): implementation code + a suffix [U]."""
     name: _Name
@@ -409,7 +432,7 @@ class Item(_Model):
     """Why the applicant must come (必须现场办理原因); required when visits > 0."""
     handling_forms: Annotated[tuple[HandlingForm, ...], Field(min_length=1)]
     """Handling forms (办理形式); stored sorted, without duplicates."""
-    online_depth: OnlineDepth
+    online_depth: Annotated[OnlineDepth, BeforeValidator(_strict_int_enum)]
     """Online handling depth (网上办理深度) Ⅰ–Ⅳ."""
     unified_login: StrictBool = False
     """Whether the online channel uses unified identity authentication (统一身份认证)."""

@@ -142,7 +142,7 @@ class RegionCode(str):
 
         return core_schema.no_info_after_validator_function(
             validate,
-            core_schema.str_schema(),
+            core_schema.str_schema(strict=True),
             serialization=core_schema.plain_serializer_function_ser_schema(
                 str.__str__, when_used="always"
             ),
@@ -246,14 +246,26 @@ class RegionRegistry:
         """Load a registry from a JSON file in the regions format.
 
         Raises:
-            ValidationError: unreadable JSON (rule ``json``) or bad content.
-            OSError: the file cannot be read.
+            ValidationError: field ``path`` with rule ``unreadable`` (cannot be read),
+                ``encoding`` (not UTF-8), ``json`` (not JSON) or ``depth`` (nested too deeply);
+                or bad content (see :meth:`from_data`). Messages name the file.
         """
-        text = Path(path).read_text(encoding="utf-8")
+        try:
+            text = Path(path).read_bytes().decode("utf-8-sig")
+        except OSError as exc:
+            raise _problem(
+                "path", "unreadable", f"cannot read region file {path}: {exc.strerror or exc}"
+            ) from None
+        except UnicodeDecodeError:
+            raise _problem(
+                "path", "encoding", f"region file {path} is not UTF-8 text: save it as UTF-8"
+            ) from None
         try:
             data = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise _problem(str(path), "json", f"not JSON: {exc.msg} at line {exc.lineno}") from None
+        except RecursionError:
+            raise _problem("path", "depth", f"region file {path} is nested too deeply") from None
+        except ValueError as exc:  # JSONDecodeError, or an integer too long to read
+            raise _problem("path", "json", f"region file {path} is not JSON: {exc}") from None
         return cls.from_data(data)
 
     def merged(self, other: RegionRegistry) -> RegionRegistry:

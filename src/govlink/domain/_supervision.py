@@ -36,7 +36,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, model_validator
 from pydantic_core import PydanticCustomError
 
 from ._calendar import WorkingCalendar, china_date
@@ -77,13 +77,14 @@ class SupervisionThresholds(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid", use_attribute_docstrings=True)
 
-    warning_working_days: int = Field(default=1, ge=0)
+    # Strict: thresholds come from an operator's file, where "1" or true is a mistake to name.
+    warning_working_days: StrictInt = Field(default=1, ge=0, le=3650)
     """Warn when at most this many working days are left."""
-    warning_fraction: float = Field(default=0.2, ge=0.0, le=1.0)
+    warning_fraction: float = Field(default=0.2, ge=0.0, le=1.0, strict=True)
     """Warn when at most this share of the time limit is left."""
-    yellow_overdue_working_days: int = Field(default=1, ge=1)
+    yellow_overdue_working_days: StrictInt = Field(default=1, ge=1, le=3650)
     """Yellow card at this many working days overdue."""
-    red_overdue_working_days: int = Field(default=2, ge=1)
+    red_overdue_working_days: StrictInt = Field(default=2, ge=1, le=3650)
     """Red card at this many working days overdue (or more)."""
     basis: Literal["promised", "legal"] = "promised"
     """Which deadline the levels are measured against (the other is the fallback)."""

@@ -10,6 +10,7 @@ check: a severity, a rule, a field and a message.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -17,15 +18,17 @@ from enum import StrEnum
 from typing import Annotated, Any, Final, TypeVar
 
 import pydantic
-from pydantic import BeforeValidator
+from pydantic import AwareDatetime, BeforeValidator
 from pydantic_core import PydanticCustomError
 
 from .._errors import FieldProblem, IdentifierError, ValidationError
 
 __all__ = [
+    "MODEL_RULE_FIELDS",
     "RULES_BY_PYDANTIC_TYPE",
     "Finding",
     "IsoDate",
+    "IsoDateTime",
     "Severity",
     "parse_model",
     "problems_from_pydantic",
@@ -65,9 +68,27 @@ RULES_BY_PYDANTIC_TYPE: Final[Mapping[str, str]] = {
     "date_parsing": "date",
     "date_from_datetime_parsing": "date",
     "date_from_datetime_inexact": "date",
+    "datetime_type": "datetime",
+    "datetime_parsing": "datetime",
+    "datetime_from_date_parsing": "datetime",
+    "datetime_object_invalid": "datetime",
+    "float_type": "type",
+    "float_parsing": "type",
+    "finite_number": "range",
     "frozen_instance": "frozen",
     "value_error": "value",
     "assertion_error": "value",
+}
+
+#: Rules a model-level validator raises, and the field each is about. pydantic reports such an
+#: error at the model's own location (the root, or ``promised_limit``), which would name no
+#: field: the problem is moved onto the field (``promised_limit.amount``).
+MODEL_RULE_FIELDS: Final[Mapping[str, str]] = {
+    "zero_days": "amount",
+    "on_the_spot_amount": "amount",
+    "special_procedure_required": "special_procedure",
+    "special_procedure_not_allowed": "special_procedure",
+    "red_before_yellow": "red_overdue_working_days",
 }
 
 #: Rules reported by the identifier field types; a parse whose every problem is one of these
@@ -119,10 +140,12 @@ def problems_from_pydantic(exc: pydantic.ValidationError, *, root: str = "") -> 
     problems = []
     for err in exc.errors(include_url=False, include_input=False, include_context=False):
         kind = err["type"]
+        loc = tuple(err["loc"])
+        field = MODEL_RULE_FIELDS.get(kind)
+        if field is not None and loc[-1:] != (field,):
+            loc += (field,)
         problems.append(
-            FieldProblem(
-                _dotted(err["loc"], root), RULES_BY_PYDANTIC_TYPE.get(kind, kind), err["msg"]
-            )
+            FieldProblem(_dotted(loc, root), RULES_BY_PYDANTIC_TYPE.get(kind, kind), err["msg"])
         )
     return problems
 
@@ -189,3 +212,39 @@ def _iso_date(value: Any) -> Any:
 
 #: A date field that accepts ``date`` objects and ``YYYY-MM-DD`` strings only.
 IsoDate = Annotated[date, BeforeValidator(_iso_date)]
+
+
+# Date, "T" (or a space, as RFC 3339 allows), time with optional seconds and fraction, and an
+# optional offset: a missing offset is left to AwareDatetime, which names it (timezone_aware).
+_ISO_DATETIME: Final = re.compile(
+    r"[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt ][0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]{1,6})?)?"
+    r"([Zz]|[+-][0-9]{2}:?[0-9]{2})?",
+    re.ASCII,
+)
+
+
+def _iso_datetime(value: Any) -> Any:
+    # Wire times are ISO 8601 text with an offset. pydantic's lax mode would also read the
+    # number 2 (or the text "1772413200") as seconds since 1970, turning a wrong field into a
+    # plausible but false time.
+    if isinstance(value, datetime):
+        return value
+    if isinstance(value, str) and _ISO_DATETIME.fullmatch(value):
+        return value
+    raise PydanticCustomError(
+        "datetime",
+        "Input should be an ISO 8601 date and time with an offset (2026-03-02T09:00:00+08:00)",
+    )
+
+
+#: An aware date-time field that accepts ``datetime`` objects and ISO 8601 text only (an offset
+#: is required: rule ``timezone_aware`` without one; rule ``datetime`` for anything else).
+IsoDateTime = Annotated[AwareDatetime, BeforeValidator(_iso_datetime)]
+
+
+def _strict_int_enum(value: Any) -> Any:
+    """A before-validator for an ``IntEnum`` field: only a real ``int`` (not ``True``,
+    ``"1"`` or ``1.0``, which pydantic's lax mode would take) or a member."""
+    if type(value) is int or (isinstance(value, int) and type(value) is not bool):
+        return value
+    raise PydanticCustomError("type", "Input should be an integer code")

@@ -364,6 +364,8 @@ class Verifier:
     def _cached(self, token: str, aud: str, kind: str) -> VerifiedToken | None:
         """A cached result still good for this use: same kind and audience, not expired, and
         no revocation since it was cached (the issuer's revocation epoch is unchanged)."""
+        if not isinstance(token, str):
+            return None  # not even hashable, perhaps: _parse refuses it (malformed_token)
         hit = self._cache.get(token)
         if hit is None:
             return None

@@ -43,7 +43,7 @@ from pathlib import Path
 from typing import Any, Final, NamedTuple, TypeVar
 
 from .._clock import CHINA_TZ
-from .._errors import CalendarDataMissing
+from .._errors import CalendarDataMissing, ValidationError
 from ..domain import (
     CREDIT_CODE_ALPHABET,
     Case,
@@ -638,17 +638,24 @@ def read_case_records(lines: Iterable[str]) -> Iterator[dict[str, Any]]:
     """Decode NDJSON lines (blank lines skipped); ``line`` numbers are added as ``_line``.
 
     Raises:
-        ValueError: a line is not a JSON object (message names the line).
+        ValidationError: a line is not a JSON object; the field names the line (``line 3``),
+            the rule is ``json`` (not JSON, or a number too long to read), ``depth`` (nested
+            too deeply) or ``type`` (JSON, but not an object).
     """
     for number, line in enumerate(lines, start=1):
         if not line.strip():
             continue
+        where = f"line {number}"
         try:
             record = json.loads(line)
         except json.JSONDecodeError as exc:
-            raise ValueError(f"line {number}: not JSON ({exc.msg})") from None
+            raise ValidationError(f"not JSON ({exc.msg})", field=where, rule="json") from None
+        except RecursionError:
+            raise ValidationError("nested too deeply", field=where, rule="depth") from None
+        except ValueError as exc:  # e.g. an integer of more than 4300 digits
+            raise ValidationError(f"not readable JSON ({exc})", field=where, rule="json") from None
         if not isinstance(record, dict):
-            raise ValueError(f"line {number}: not a JSON object")
+            raise ValidationError("not a JSON object", field=where, rule="type")
         record["_line"] = number
         yield record
 

@@ -507,6 +507,12 @@ class SampleCatalog:
             raise ValidationError(
                 f"not JSON: {exc.msg} at line {exc.lineno}", field="catalog", rule="json"
             ) from None
+        except RecursionError:
+            raise ValidationError("nested too deeply", field="catalog", rule="depth") from None
+        except ValueError as exc:  # an integer of more than 4300 digits
+            raise ValidationError(
+                f"not readable JSON: {exc}", field="catalog", rule="json"
+            ) from None
         if not isinstance(data, dict) or data.get("format") != CATALOG_FORMAT:
             raise ValidationError(
                 f'a sample catalog declares "format": "{CATALOG_FORMAT}"',
@@ -514,21 +520,27 @@ class SampleCatalog:
                 rule="format",
             )
         generator = data.get("generator") or {}
-        departments = tuple(
-            SampleDepartment(
-                parse_model(Department, {"credit_code": d.get("credit_code"),
-                                         "name": d.get("name")}, root=f"departments[{i}]"),
-                str(d.get("hall")),
-                str(d.get("kind")),
+        if not isinstance(generator, dict):
+            raise ValidationError("must be an object", field="generator", rule="type")
+        seed, city = generator.get("seed", 0), generator.get("city", "")
+        if not isinstance(seed, int) or isinstance(seed, bool):
+            raise ValidationError("must be an integer", field="generator.seed", rule="type")
+        if not isinstance(city, str):
+            raise ValidationError("must be a string", field="generator.city", rule="type")
+        departments = []
+        for i, d in enumerate(_list(data, "departments")):
+            if not isinstance(d, dict):
+                raise ValidationError("must be an object", field=f"departments[{i}]", rule="type")
+            department = parse_model(
+                Department,
+                {"credit_code": d.get("credit_code"), "name": d.get("name")},
+                root=f"departments[{i}]",
             )
-            for i, d in enumerate(_list(data, "departments"))
-        )  # fmt: skip
+            departments.append(SampleDepartment(department, str(d.get("hall")), str(d.get("kind"))))
         items = tuple(
             parse_item(raw, root=f"items[{i}]") for i, raw in enumerate(_list(data, "items"))
         )
-        return cls(
-            int(generator.get("seed", 0)), str(generator.get("city", "")), departments, items
-        )
+        return cls(seed, city, tuple(departments), items)
 
 
 def _list(data: dict[str, Any], key: str) -> list[Any]:
