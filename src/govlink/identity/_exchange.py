@@ -27,7 +27,7 @@ from ._halls import Client
 from ._issuer import Issuer, TokenSet
 from ._jose import b64url_decode, loads_strict
 from ._subjects import ACR_LEVELS
-from ._verifier import KeySource, TrustedIssuer, VerifiedToken, Verifier
+from ._verifier import KeySource, StoreReplayGuard, TrustedIssuer, VerifiedToken, Verifier
 
 __all__ = [
     "GRANT_TYPE",
@@ -170,6 +170,9 @@ class TokenExchange:
             [issuer.trusted(), *(p.trusted() for p in self.provinces.values())],
             clock=self.clock,
             cache_size=0,
+            # One-time tokens (provincial tickets) are remembered in the store: a ticket used
+            # at one provider process is refused at every other one and after a restart.
+            replay_guard=StoreReplayGuard(issuer.store, self.clock),
         )
 
     def exchange(

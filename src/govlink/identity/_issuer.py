@@ -463,15 +463,25 @@ class Issuer:
                 (token_hash,),
             )
             row = conn.fetchone(
-                "SELECT t.family_id, t.expires_at, t.spent_at, t.replaced_by, f.sid, "
-                "f.client_id, f.scope, f.revoked_at FROM identity_refresh_tokens t "
+                "SELECT t.family_id, t.expires_at, t.spent_at, t.replaced_by, t.grace_used_at, "
+                "f.sid, f.client_id, f.scope, f.revoked_at FROM identity_refresh_tokens t "
                 "JOIN identity_refresh_families f ON f.family_id = t.family_id "
                 "WHERE t.token_hash = ?",
                 (token_hash,),
             )
             if row is None:
                 raise RefreshTokenError("invalid_grant", "unknown refresh token")
-            family_id, expires_at, spent_at, replaced_by, sid, client_id, scope, revoked = row
+            (
+                family_id,
+                expires_at,
+                spent_at,
+                replaced_by,
+                grace_used,
+                sid,
+                client_id,
+                scope,
+                revoked,
+            ) = row
             if revoked is not None:
                 raise RefreshTokenError("invalid_grant", "refresh token family revoked")
             if client_id != hall.client_id:
@@ -484,13 +494,19 @@ class Issuer:
                     (now, token_hash),
                 )
             else:
-                if now - float(spent_at) > self.policy.refresh_grace:
+                # The grace answers one lost response, once: a second replay (or one after
+                # the grace) is treated as theft.
+                if grace_used is not None or now - float(spent_at) > self.policy.refresh_grace:
                     self._revoke_family(conn, family_id, "reuse")
                     reuse = RefreshTokenError(
                         "invalid_grant", "refresh token reused: its family is revoked"
                     )
                 else:
                     # Lost response: the successor was never received; spend it instead.
+                    conn.execute(
+                        "UPDATE identity_refresh_tokens SET grace_used_at = ? WHERE token_hash = ?",
+                        (now, token_hash),
+                    )
                     conn.execute(
                         "UPDATE identity_refresh_tokens SET spent_at = ? "
                         "WHERE token_hash = ? AND spent_at IS NULL",
@@ -516,6 +532,32 @@ class Issuer:
             "WHERE family_id = ? AND revoked_at IS NULL",
             (self.clock.time(), reason, family_id),
         )
+
+    def revoke_issued(self, conn: Connection, issued: Mapping[str, Any]) -> None:
+        """Revoke what :meth:`issued_record` described, inside the caller's transaction
+        (the provider uses it when an authorization code is replayed)."""
+        jti, exp = issued.get("jti"), issued.get("exp")
+        if isinstance(jti, str) and isinstance(exp, (int, float)):
+            self.revocations.revoke("jti", jti, expires_at=float(exp) + 3600, conn=conn)
+        refresh = issued.get("refresh")
+        if isinstance(refresh, str):
+            family = conn.scalar(
+                "SELECT family_id FROM identity_refresh_tokens WHERE token_hash = ?", (refresh,)
+            )
+            if family is not None:
+                self._revoke_family(conn, family, "code_replayed")
+
+    @staticmethod
+    def issued_record(tokens: TokenSet) -> dict[str, Any]:
+        """What identifies ``tokens`` for a later revocation, without the tokens themselves:
+        the access token's ``jti`` and ``exp`` and the refresh token's hash."""
+        from ._jose import b64url_decode, loads_strict
+
+        claims = loads_strict(b64url_decode(tokens.access_token.split(".")[1]))
+        record: dict[str, Any] = {"jti": claims.get("jti"), "exp": claims.get("exp")}
+        if tokens.refresh_token:
+            record["refresh"] = _hash(tokens.refresh_token)
+        return record
 
     def refresh_family_revoked(self, refresh_token: str) -> bool:
         """Whether the family of ``refresh_token`` is revoked (for operators and tests)."""

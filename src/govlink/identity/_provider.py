@@ -5,20 +5,22 @@ speaks the protocols: OIDC Discovery, the JWKS, ``/authorize`` (sign-in with the
 platform's one-time ticket, SSO session cookie), ``/token`` (authorization code + PKCE S256,
 refresh, RFC 8693 exchange), RFC 7009 ``/revoke``, RFC 7662 ``/introspect`` and ``/logout``.
 
-State of its own (kept in memory, per process): authorization codes (short-lived, single-use)
-and the opaque SSO cookie → session id map. A restart therefore asks people to sign in again;
-sessions, tokens and revocations themselves stay in the store.
+All its state is in the store (authorization codes, the opaque SSO cookie → session map, used
+one-time ``jti``s, sessions, tokens, revocations): any request may reach any provider process on
+the same store, and a restart signs nobody out. Codes and cookies are kept only as SHA-256
+hashes, so reading the store does not yield a usable code or cookie.
 """
 
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import hmac
+import json
 import logging
 import secrets
-import threading
-from collections.abc import Awaitable, Callable, Iterable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final
 from urllib.parse import parse_qsl, unquote_plus, urlencode
@@ -31,6 +33,7 @@ from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Re
 from starlette.routing import Route
 
 from .._errors import ValidationError
+from ..store import Connection
 from ._city import CityIdentity
 from ._errors import ExchangeError, IdentityError, InvalidToken, OAuthError, SessionEnded
 from ._exchange import (
@@ -118,20 +121,6 @@ class ClientSecrets:
         return f"ClientSecrets({len(self.hashes)} clients)"
 
 
-@dataclass
-class _Code:
-    client_id: str
-    redirect_uri: str
-    challenge: str
-    scope: str
-    nonce: str | None
-    sid: str
-    expires_at: float
-    used: bool = False
-    replayed: bool = False
-    issued: list[str] = field(default_factory=list, repr=False)
-
-
 class _ClientAuthFailed(OAuthError):
     """``invalid_client`` (401 with a ``WWW-Authenticate`` challenge)."""
 
@@ -190,9 +179,7 @@ class _Provider:
         self.secure_cookies = secure_cookies
         self.logout_delivery = logout_delivery
         self.base = city.issuer.issuer.rstrip("/")
-        self._codes: dict[str, _Code] = {}
-        self._cookies: dict[str, str] = {}
-        self._lock = threading.Lock()
+        self.store = city.issuer.store
 
     # -- discovery ------------------------------------------------------------------------------
 
@@ -339,55 +326,67 @@ class _Provider:
             raise OAuthError("invalid_request", "code is required")
         verifier = form.get("code_verifier")
         now = self.clock.time()
-        with self._lock:
-            self._expire_codes(now)
-            code = self._codes.get(_sha256(code_value))
-            if code is None or code.client_id != client.client_id:
-                raise OAuthError("invalid_grant", "unknown authorization code")
-            if code.used:
-                code.replayed = True
-                issued = list(code.issued)
-                reused = True
-            else:
-                reused = False
-                issued = []
-                if now >= code.expires_at:
-                    raise OAuthError("invalid_grant", "authorization code expired")
-                if form.get("redirect_uri") != code.redirect_uri:
-                    raise OAuthError("invalid_grant", "redirect_uri does not match")
-                if not verifier:
-                    raise OAuthError("invalid_request", "code_verifier is required (PKCE)")
-                digest = hashlib.sha256(verifier.encode("ascii", "replace")).digest()
-                if not hmac.compare_digest(b64url_encode(digest), code.challenge):
-                    raise OAuthError("invalid_grant", "code_verifier does not match (PKCE)")
-                code.used = True
-        if reused:
-            # RFC 6749 §4.1.2: a code used twice revokes what it issued.
-            for token in issued:
-                self.issuer.revoke_token(token)
-            raise OAuthError("invalid_grant", "authorization code already used")
-        try:
-            tokens = self.issuer.tokens_for(
-                code.sid, client.client_id, scope=code.scope, nonce=code.nonce, refresh=True
+        code_hash = _sha256(code_value)
+        failure: OAuthError | None = None
+        tokens: TokenSet | None = None
+        with self.store.transaction() as conn:
+            # Take the code's row lock first (a no-op update; SQLite's write transaction already
+            # serialises): two processes redeeming one code are decided one after the other.
+            conn.execute(
+                "UPDATE identity_auth_codes SET used_at = used_at WHERE code_hash = ?",
+                (code_hash,),
             )
-        except SessionEnded:
-            raise OAuthError("invalid_grant", "the session has ended") from None
-        issued = [t for t in (tokens.access_token, tokens.refresh_token) if t]
-        with self._lock:
-            code.issued.extend(issued)
-            replayed = code.replayed
-        if replayed:
-            # A replay arrived while these were being issued: they are revoked too.
-            for token in issued:
-                self.issuer.revoke_token(token)
-            raise OAuthError("invalid_grant", "authorization code already used")
+            row = conn.fetchone(
+                "SELECT client_id, redirect_uri, challenge, scope, nonce, sid, expires_at, "
+                "used_at, issued FROM identity_auth_codes WHERE code_hash = ?",
+                (code_hash,),
+            )
+            if row is None or row[0] != client.client_id:
+                raise OAuthError("invalid_grant", "unknown authorization code")
+            _, redirect_uri, challenge, scope, nonce, sid, expires_at, used_at, issued = row
+            if used_at is not None:
+                # RFC 6749 §4.1.2: a code used twice revokes what it issued (committed below).
+                if issued:
+                    self.issuer.revoke_issued(conn, json.loads(issued))
+                _log.info("authorization code replayed by %s: its tokens revoked", client.client_id)
+                failure = OAuthError("invalid_grant", "authorization code already used")
+            elif now >= float(expires_at):
+                raise OAuthError("invalid_grant", "authorization code expired")
+            elif form.get("redirect_uri") != redirect_uri:
+                raise OAuthError("invalid_grant", "redirect_uri does not match")
+            elif not verifier:
+                raise OAuthError("invalid_request", "code_verifier is required (PKCE)")
+            else:
+                digest = hashlib.sha256(verifier.encode("ascii", "replace")).digest()
+                if not hmac.compare_digest(b64url_encode(digest), challenge):
+                    raise OAuthError("invalid_grant", "code_verifier does not match (PKCE)")
+                conn.execute(
+                    "UPDATE identity_auth_codes SET used_at = ? WHERE code_hash = ?",
+                    (now, code_hash),
+                )
+                try:
+                    # Issued inside the code's transaction (a savepoint): a concurrent replay
+                    # waits for the row lock and then finds what to revoke.
+                    tokens = self.issuer.tokens_for(
+                        sid, client.client_id, scope=scope, nonce=nonce, refresh=True
+                    )
+                except SessionEnded:
+                    failure = OAuthError("invalid_grant", "the session has ended")
+                else:
+                    conn.execute(
+                        "UPDATE identity_auth_codes SET issued = ? WHERE code_hash = ?",
+                        (json.dumps(self.issuer.issued_record(tokens)), code_hash),
+                    )
+        # Raised after the commit, so that a replay's revocations and a spent code stick.
+        if failure is not None or tokens is None:
+            raise failure or OAuthError("invalid_grant", "authorization code refused")
         return tokens
 
-    def _expire_codes(self, now: float) -> None:
+    def _expire_codes(self, conn: Connection, now: float) -> None:
         # Used codes are kept a while past expiry so that a late replay is still recognised.
-        horizon = self.code_ttl + 600.0
-        for key in [k for k, c in self._codes.items() if now >= c.expires_at + horizon]:
-            del self._codes[key]
+        conn.execute(
+            "DELETE FROM identity_auth_codes WHERE expires_at < ?", (now - self.code_ttl - 600.0,)
+        )
 
     # -- /authorize -----------------------------------------------------------------------------
 
@@ -458,36 +457,65 @@ class _Provider:
             if "none" in prompt:
                 raise _RedirectError("invalid_request", "prompt=none with a sign-in ticket")
             sid = self._sign_in_with_ticket(ticket, client)
-            new_cookie = secrets.token_urlsafe(32)
-            with self._lock:
-                if cookie is not None:
-                    self._cookies.pop(_sha256(cookie), None)
-                self._cookies[_sha256(new_cookie)] = sid
+            new_cookie = self._new_cookie(sid, cookie)
         elif sid is None:
             raise _RedirectError("login_required", "sign in at the provincial platform first")
         code_value = secrets.token_urlsafe(32)
         now = self.clock.time()
-        with self._lock:
-            self._expire_codes(now)
-            self._codes[_sha256(code_value)] = _Code(
-                client_id=client.client_id,
-                redirect_uri=redirect_uri,
-                challenge=challenge,
-                scope=scope,
-                nonce=params.get("nonce"),
-                sid=sid,
-                expires_at=now + self.code_ttl,
+        with self.store.transaction() as conn:
+            self._expire_codes(conn, now)
+            conn.execute(
+                "INSERT INTO identity_auth_codes (code_hash, client_id, redirect_uri, challenge, "
+                "scope, nonce, sid, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    _sha256(code_value),
+                    client.client_id,
+                    redirect_uri,
+                    challenge,
+                    scope,
+                    params.get("nonce"),
+                    sid,
+                    now + self.code_ttl,
+                ),
             )
         query = {"code": code_value, "iss": self.issuer.issuer}
         if params.get("state") is not None:
             query["state"] = params["state"]
         return _with_query(redirect_uri, query), new_cookie
 
+    def _new_cookie(self, sid: str, old_cookie: str | None) -> str:
+        """A fresh SSO cookie for ``sid`` (the old one, if any, is forgotten)."""
+        value = secrets.token_urlsafe(32)
+        now = self.clock.time()
+        expires = now + self.issuer.policy.session_ttl
+        with self.store.transaction() as conn:
+            conn.execute("DELETE FROM identity_sso_cookies WHERE expires_at < ?", (now,))
+            if old_cookie:
+                conn.execute(
+                    "DELETE FROM identity_sso_cookies WHERE cookie_hash = ?", (_sha256(old_cookie),)
+                )
+            conn.execute(
+                "INSERT INTO identity_sso_cookies (cookie_hash, sid, expires_at) VALUES (?, ?, ?)",
+                (_sha256(value), sid, expires),
+            )
+        return value
+
+    def _forget_cookie(self, cookie: str | None, sid: str | None = None) -> None:
+        with self.store.transaction() as conn:
+            if cookie:
+                conn.execute(
+                    "DELETE FROM identity_sso_cookies WHERE cookie_hash = ?", (_sha256(cookie),)
+                )
+            if sid is not None:
+                conn.execute("DELETE FROM identity_sso_cookies WHERE sid = ?", (sid,))
+
     def _session_of(self, cookie: str | None) -> str | None:
         if not cookie:
             return None
-        with self._lock:
-            sid = self._cookies.get(_sha256(cookie))
+        with self.store.transaction(write=False) as conn:
+            sid = conn.scalar(
+                "SELECT sid FROM identity_sso_cookies WHERE cookie_hash = ?", (_sha256(cookie),)
+            )
         if sid is None:
             return None
         try:
@@ -495,10 +523,9 @@ class _Provider:
         except SessionEnded:
             active = False
         if not active:
-            with self._lock:  # forget cookies of ended sessions
-                self._cookies.pop(_sha256(cookie), None)
+            self._forget_cookie(cookie)  # forget cookies of ended sessions
             return None
-        return sid
+        return str(sid)
 
     def _sign_in_with_ticket(self, ticket: str, client: Client) -> str:
         province = self._province_of(ticket)
@@ -583,10 +610,9 @@ class _Provider:
         cookie = request.cookies.get(SESSION_COOKIE)
         redirect = self._post_logout_redirect(params)
         notices: list[LogoutNotice] = []
-        sid = self._session_of(cookie)
-        if cookie:
-            with self._lock:
-                self._cookies.pop(_sha256(cookie), None)
+        sid = await run_in_threadpool(self._session_of, cookie)
+        if cookie or sid is not None:
+            await run_in_threadpool(self._forget_cookie, cookie, sid)
         if sid is not None:
             try:
                 notices = await run_in_threadpool(self.issuer.logout, sid)
@@ -689,6 +715,19 @@ def create_provider_app(
         Route("/introspect", provider.introspect, methods=["POST"]),
         Route("/logout", provider.logout, methods=["GET", "POST"]),
     ]
-    app = Starlette(routes=routes)
+    revocations = city.issuer.revocations
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        # On PostgreSQL, a listening connection brings revocations made by other provider
+        # processes at once (LISTEN/NOTIFY); on SQLite the registry's 1 s poll is the bound.
+        started = revocations.start_listening()
+        try:
+            yield
+        finally:
+            if started:
+                await run_in_threadpool(revocations.stop_listening)
+
+    app = Starlette(routes=routes, lifespan=lifespan)
     app.state.provider = provider
     return app

@@ -82,6 +82,32 @@ CREATE TABLE identity_used_jti (
 );
 """
 
+# Version 2: the provider's own state, so that any process behind a load balancer can answer
+# any request and a restart signs nobody out (authorization codes, SSO cookies), plus the
+# once-only grace answer of a spent refresh token.
+_V2 = """
+CREATE TABLE identity_auth_codes (
+    code_hash    TEXT PRIMARY KEY,
+    client_id    TEXT NOT NULL,
+    redirect_uri TEXT NOT NULL,
+    challenge    TEXT NOT NULL,
+    scope        TEXT NOT NULL,
+    nonce        TEXT,
+    sid          TEXT NOT NULL,
+    expires_at   {real} NOT NULL,
+    used_at      {real},
+    issued       TEXT
+);
+CREATE INDEX identity_auth_codes_expiry ON identity_auth_codes (expires_at);
+CREATE TABLE identity_sso_cookies (
+    cookie_hash TEXT PRIMARY KEY,
+    sid         TEXT NOT NULL,
+    expires_at  {real} NOT NULL
+);
+CREATE INDEX identity_sso_cookies_sid ON identity_sso_cookies (sid);
+ALTER TABLE identity_refresh_tokens ADD COLUMN grace_used_at {real};
+"""
+
 IDENTITY_SCHEMA = Schema(
     "identity",
     (
@@ -90,6 +116,12 @@ IDENTITY_SCHEMA = Schema(
             "keys, sessions, refresh families, revocations, JWKS cache, used jti",
             _V1.format(real="REAL"),
             _V1.format(real="DOUBLE PRECISION"),
+        ),
+        Migration(
+            2,
+            "provider state: authorization codes, SSO cookies, refresh grace used",
+            _V2.format(real="REAL"),
+            _V2.format(real="DOUBLE PRECISION"),
         ),
     ),
 )
