@@ -10,11 +10,15 @@ from .._errors import ConfigError, ValidationError
 from .._settings import Settings
 from ..identity import (
     ClientSecrets,
+    ExchangePolicy,
+    ExchangeRule,
     ProvincialMapping,
     RemoteJWKS,
+    TokenExchange,
     create_provider_app,
     open_city_identity,
 )
+from ..identity._config import ProviderConfig, dev_halls, load_provider_config
 from ..store import Store
 from ._context import CliContext
 
@@ -30,8 +34,11 @@ def _loopback(host: str) -> bool:
         return False
 
 
-def provincial_sign_in(settings: Settings, store: Store, clock: Clock) -> list[ProvincialMapping]:
+def provincial_sign_in(
+    settings: Settings, store: Store, clock: Clock, city_issuer: str | None = None
+) -> list[ProvincialMapping]:
     """The provincial identity platform whose one-time tickets sign people in, if configured.
+    ``city_issuer``: the city issuer actually served (the default audience of its tickets).
 
     Raises:
         ConfigError: only one of ``province_identity_issuer`` and ``province_identity_jwks_url``
@@ -45,7 +52,7 @@ def provincial_sign_in(settings: Settings, store: Store, clock: Clock) -> list[P
             "settings province_identity_issuer and province_identity_jwks_url go together: "
             "set both (GOVLINK_PROVINCE_IDENTITY_ISSUER, GOVLINK_PROVINCE_IDENTITY_JWKS_URL)"
         )
-    audience = settings.province_identity_audience or settings.identity_issuer
+    audience = settings.province_identity_audience or city_issuer or settings.identity_issuer
     keys = RemoteJWKS(jwks_url, store=store, clock=clock)  # last-known-good kept in the store
     return [ProvincialMapping(issuer, keys, audience)]
 
@@ -66,44 +73,87 @@ def _serve(ctx: CliContext) -> int:
     except ImportError:
         raise ConfigError("uvicorn is not installed: pip install 'govlink[server]'") from None
     ctx.note_development_default()
+    # In development the issuer is the URL actually served (a client such as openid-client
+    # refuses discovery whose issuer differs from the URL it fetched); an explicit
+    # GOVLINK_IDENTITY_ISSUER always wins.
+    issuer = settings.identity_issuer
+    if args.dev and "identity_issuer" not in settings.model_fields_set:
+        issuer = f"http://{args.host}:{args.port}"
+    config: ProviderConfig | None = None
+    if settings.idp_clients_file is not None:
+        config = load_provider_config(settings.idp_clients_file)
+        halls = config.halls
+    elif args.dev:
+        halls = dev_halls(settings.city)
+    else:
+        raise ConfigError(
+            "no halls configured: set idp_clients_file in govlink.toml (or "
+            "GOVLINK_IDP_CLIENTS_FILE) to the identity provider's file (see docs/identity.md); "
+            "for a development server only, run `govlink idp serve --dev`"
+        )
     city = open_city_identity(
-        settings, ctx.store(), clock=ctx.clock, dev=args.dev, create_dev_passphrase=args.dev
+        settings,
+        ctx.store(),
+        clock=ctx.clock,
+        dev=args.dev,
+        create_dev_passphrase=args.dev,
+        halls=halls,
+        issuer=issuer,
     )
     if not city.keys.list_keys():
         if not args.dev:
             raise ConfigError("no signing keys: run `govlink keys init` first")
         city.keys.init(["ES256"])
     configured = {k: v.get_secret_value() for k, v in settings.idp_client_secrets.items()}
+    needs_secret = [c.client_id for c in halls if c.auth_method != "private_key_jwt"]
     if configured:
         try:
             client_secrets = ClientSecrets.from_config(configured)
         except ValidationError as exc:
             raise ConfigError(f"setting {exc.message}") from None
+        missing = [c for c in needs_secret if c not in client_secrets.hashes]
+        if missing:
+            raise ConfigError(
+                f"setting idp_client_secrets: required: no secret for client {missing[0]!r} "
+                "(its token_endpoint_auth_method needs one)"
+            )
     elif args.dev:
-        client_secrets, plain = ClientSecrets.generate(c.client_id for c in city.halls)
+        client_secrets, plain = ClientSecrets.generate(needs_secret)
         ctx.err.print(
             "[yellow]DEVELOPMENT client secrets (generated for this run, shown once, kept "
             "nowhere; set GOVLINK_IDP_CLIENT_SECRETS for production):[/yellow]"
         )
         for client_id, secret in plain.items():
             ctx.err.print(f"  {client_id}  {secret}", markup=False)
-    else:
+    elif needs_secret:
         raise ConfigError(
             "no client secrets: set GOVLINK_IDP_CLIENT_SECRETS (JSON: client id -> secret or "
             "'sha256:<hex>') or idp_client_secrets in govlink.toml"
         )
-    provinces = provincial_sign_in(settings, ctx.store(), ctx.clock)
+    else:
+        client_secrets = ClientSecrets({})
+    provinces = provincial_sign_in(settings, ctx.store(), ctx.clock, issuer)
     if not provinces:
         ctx.err.print(
             "[yellow]no provincial identity platform configured "
             "(GOVLINK_PROVINCE_IDENTITY_ISSUER, GOVLINK_PROVINCE_IDENTITY_JWKS_URL): "
             "/authorize can sign no one in; refresh, exchange and logout still work[/yellow]"
         )
+    if config is not None:
+        policy = config.exchange_policy(issuer, [p.issuer for p in provinces])
+    else:
+        # Development: every hall may exchange within the city, and provincial tokens
+        # (trust level 3 and up) become city tokens.
+        policy = ExchangePolicy(
+            (ExchangeRule(issuer), *(ExchangeRule(p.issuer, min_acr=3) for p in provinces))
+        )
+    exchange = TokenExchange(city.issuer, policy, provinces=provinces)
     app = create_provider_app(
-        city, client_secrets=client_secrets, provinces=provinces, secure_cookies=not args.dev
+        city, client_secrets=client_secrets, exchange=exchange, secure_cookies=not args.dev
     )
     ctx.err.print(
-        f"identity provider {settings.identity_issuer} serving on http://{args.host}:{args.port}",
+        f"identity provider {issuer} serving on http://{args.host}:{args.port} "
+        f"({len(halls)} halls, {len(policy.rules)} exchange rules)",
         markup=False,
     )
     uvicorn.run(app, host=args.host, port=args.port, log_level="warning")

@@ -18,6 +18,7 @@
 from __future__ import annotations
 
 from ._city import CityIdentity, key_protector, open_city_identity
+from ._config import DevUser, ProviderConfig, dev_halls, load_provider_config
 from ._errors import (
     AlgorithmNotAllowed,
     CritNotUnderstood,
@@ -114,6 +115,7 @@ __all__ = [
     "Client",
     "ClientSecrets",
     "CritNotUnderstood",
+    "DevUser",
     "DuplicateMember",
     "EmbeddedKeyRefused",
     "ExchangeError",
@@ -148,6 +150,7 @@ __all__ = [
     "PassphraseProtector",
     "Person",
     "PrivateKeyProtector",
+    "ProviderConfig",
     "ProvincialMapping",
     "RefreshTokenError",
     "RemoteJWKS",
@@ -182,7 +185,9 @@ __all__ = [
     "b64url_encode",
     "bearer_token",
     "create_provider_app",
+    "dev_halls",
     "key_protector",
+    "load_provider_config",
     "loads_strict",
     "open_city_identity",
     "receive_backchannel_logout",

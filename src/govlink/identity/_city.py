@@ -69,8 +69,13 @@ def open_city_identity(
     dev: bool = False,
     create_dev_passphrase: bool = False,
     token_policy: TokenPolicy | None = None,
+    halls: HallRegistry | None = None,
+    issuer: str | None = None,
 ) -> CityIdentity:
-    """Open the key ring, the hall registry (the city from the settings) and the issuer.
+    """Open the key ring, the hall registry and the issuer.
+
+    ``halls``: the halls' clients (default: one per hall of the city the settings name).
+    ``issuer``: the issuer identifier (default: ``identity_issuer`` of the settings).
 
     Raises:
         ConfigError: no key passphrase (see :func:`key_protector`).
@@ -84,13 +89,13 @@ def open_city_identity(
         clock=clock,
         policy=RolloverPolicy(max_token_lifetime=policy.max_token_lifetime),
     )
-    halls = HallRegistry.for_city(settings.city)
-    issuer = Issuer(
-        issuer=settings.identity_issuer,
+    registry = halls if halls is not None else HallRegistry.for_city(settings.city)
+    core = Issuer(
+        issuer=issuer or settings.identity_issuer,
         keys=ring,
-        halls=halls,
+        halls=registry,
         store=store,
         clock=clock,
         policy=policy,
     )
-    return CityIdentity(ring, halls, issuer, development)
+    return CityIdentity(ring, registry, core, development)

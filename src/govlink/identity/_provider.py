@@ -23,7 +23,7 @@ import secrets
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final
-from urllib.parse import parse_qsl, unquote_plus, urlencode
+from urllib.parse import parse_qsl, unquote_plus, urlencode, urlsplit, urlunsplit
 
 from starlette.applications import Starlette
 from starlette.background import BackgroundTask
@@ -35,6 +35,7 @@ from starlette.routing import Route
 from .._errors import ValidationError
 from ..store import Connection
 from ._city import CityIdentity
+from ._config import is_loopback_uri
 from ._errors import ExchangeError, IdentityError, InvalidToken, OAuthError, SessionEnded
 from ._exchange import (
     GRANT_TYPE,
@@ -430,7 +431,7 @@ class _Provider:
             raise _BadAuthorizeRequest("unknown client_id")
         # OIDC Core §3.1.2.1: redirect_uri is required and must match a registered one exactly.
         redirect_uri = params.get("redirect_uri")
-        if redirect_uri is None or redirect_uri not in client.redirect_uris:
+        if redirect_uri is None or not redirect_allowed(redirect_uri, client.redirect_uris):
             raise _BadAuthorizeRequest("redirect_uri is not registered for this client")
         return client, redirect_uri
 
@@ -636,7 +637,7 @@ class _Provider:
             return None
         client_id = params.get("client_id") or self._hint_audience(params.get("id_token_hint"))
         client = next((c for c in self.issuer.halls if c.client_id == client_id), None)
-        if client is None or uri not in _logout_uris(client):
+        if client is None or not redirect_allowed(uri, _logout_uris(client)):
             return None  # only registered URIs: never an open redirect
         state = params.get("state")
         return _with_query(uri, {"state": state}) if state is not None else uri
@@ -653,7 +654,23 @@ class _Provider:
         return aud if aud != "-" else None
 
 
+def redirect_allowed(uri: str, registered: Iterable[str]) -> bool:
+    """Exact match with a registered URI — except that a registered ``http://`` loopback URI
+    accepts any port (RFC 8252 §7.3: a native or development client binds a free port)."""
+    if uri in registered:
+        return True
+    if not is_loopback_uri(uri):
+        return False
+    parts = urlsplit(uri)
+    without_port = parts._replace(netloc=parts.hostname or "")
+    if parts.hostname and ":" in parts.hostname:  # IPv6 literal
+        without_port = parts._replace(netloc=f"[{parts.hostname}]")
+    return urlunsplit(without_port) in registered
+
+
 def _logout_uris(client: Client) -> tuple[str, ...]:
+    if client.post_logout_redirect_uris:
+        return client.post_logout_redirect_uris
     extra = client.extra.get("post_logout_redirect_uris")
     if isinstance(extra, (list, tuple)):
         return tuple(str(u) for u in extra)
