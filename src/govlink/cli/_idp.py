@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import argparse
 import ipaddress
+from typing import Any
 
 from .._clock import Clock
 from .._errors import ConfigError, ValidationError
 from .._settings import Settings
 from ..identity import (
+    Authenticator,
     ClientSecrets,
+    DevPasswordAuthenticator,
     ExchangePolicy,
     ExchangeRule,
     ProvincialMapping,
@@ -148,8 +151,27 @@ def _serve(ctx: CliContext) -> int:
             (ExchangeRule(issuer), *(ExchangeRule(p.issuer, min_acr=3) for p in provinces))
         )
     exchange = TokenExchange(city.issuer, policy, provinces=provinces)
+    authenticator: Authenticator | None = None
+    throttle: dict[str, Any] = {}
+    if config is not None:
+        throttle = {"max_failures": config.max_failures, "failure_window": config.failure_window}
+        if config.authenticator == "dev_password":
+            if not args.dev:
+                raise ConfigError(
+                    "identity provider file: sign_in.authenticator: development_only: the "
+                    "built-in password page is for `govlink idp serve --dev` only"
+                )
+            try:
+                authenticator = DevPasswordAuthenticator(config.dev_users)
+            except ValidationError as exc:
+                raise ConfigError(f"identity provider file: sign_in.users: {exc.message}") from None
     app = create_provider_app(
-        city, client_secrets=client_secrets, exchange=exchange, secure_cookies=not args.dev
+        city,
+        client_secrets=client_secrets,
+        exchange=exchange,
+        secure_cookies=not args.dev,
+        authenticator=authenticator,
+        **throttle,
     )
     ctx.err.print(
         f"identity provider {issuer} serving on http://{args.host}:{args.port} "

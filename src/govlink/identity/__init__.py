@@ -83,6 +83,14 @@ from ._keys import (
 from ._provider import ClientSecrets, create_provider_app
 from ._revocation import RevocationRegistry
 from ._schema import IDENTITY_SCHEMA
+from ._signin import (
+    Authentication,
+    Authenticator,
+    DevPasswordAuthenticator,
+    ProvincialTicketAuthenticator,
+    SignInFailed,
+    SignInThrottle,
+)
 from ._subjects import ACR_LEVELS, LegalPerson, Person, Staff, Subject
 from ._verifier import (
     ACCESS_TOKEN_TYPES,
@@ -111,10 +119,13 @@ __all__ = [
     "TOKEN_TYPE_ACCESS",
     "TOKEN_TYPE_JWT",
     "AlgorithmNotAllowed",
+    "Authentication",
+    "Authenticator",
     "CityIdentity",
     "Client",
     "ClientSecrets",
     "CritNotUnderstood",
+    "DevPasswordAuthenticator",
     "DevUser",
     "DuplicateMember",
     "EmbeddedKeyRefused",
@@ -152,6 +163,7 @@ __all__ = [
     "PrivateKeyProtector",
     "ProviderConfig",
     "ProvincialMapping",
+    "ProvincialTicketAuthenticator",
     "RefreshTokenError",
     "RemoteJWKS",
     "ReplayGuard",
@@ -161,6 +173,8 @@ __all__ = [
     "Session",
     "SessionEnded",
     "SignIn",
+    "SignInFailed",
+    "SignInThrottle",
     "SigningKey",
     "Staff",
     "StoreReplayGuard",

@@ -360,4 +360,3 @@ def dev_halls(city_code: str, *, regions: RegionRegistry | None = None) -> HallR
             )
         )
     return HallRegistry(clients, regions=registry)
-

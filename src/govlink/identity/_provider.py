@@ -36,7 +36,7 @@ from .._errors import ValidationError
 from ..store import Connection
 from ._city import CityIdentity
 from ._config import is_loopback_uri
-from ._errors import ExchangeError, IdentityError, InvalidToken, OAuthError, SessionEnded
+from ._errors import IdentityError, OAuthError, SessionEnded
 from ._exchange import (
     GRANT_TYPE,
     TOKEN_TYPE_ACCESS,
@@ -46,7 +46,14 @@ from ._exchange import (
 )
 from ._halls import Client
 from ._issuer import LogoutNotice, TokenSet
-from ._jose import b64url_decode, b64url_encode, loads_strict
+from ._jose import b64url_encode
+from ._signin import (
+    Authentication,
+    Authenticator,
+    ProvincialTicketAuthenticator,
+    SignInFailed,
+    SignInThrottle,
+)
 from ._subjects import ACR_LEVELS
 
 __all__ = ["ClientSecrets", "create_provider_app"]
@@ -55,6 +62,10 @@ _log = logging.getLogger("govlink.identity.provider")
 
 #: The session cookie's name (its value is an opaque random id, never the token ``sid``).
 SESSION_COOKIE: Final = "govlink_sso"
+#: The sign-in page's CSRF cookie (same value as the form's hidden field).
+CSRF_COOKIE: Final = "govlink_csrf"
+# The sign-in page runs no script and may only post to this provider.
+_CSP: Final = "default-src 'none'; form-action 'self'; frame-ancestors 'none'"
 _HASH_PREFIX: Final = "sha256:"
 _NO_STORE: Final = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 _GRANTS_SUPPORTED: Final = ("authorization_code", "refresh_token", GRANT_TYPE)
@@ -122,6 +133,12 @@ class ClientSecrets:
         return f"ClientSecrets({len(self.hashes)} clients)"
 
 
+@dataclass(frozen=True)
+class _SignInPage:
+    request_id: str = field(repr=False)
+    csrf: str = field(repr=False)
+
+
 class _ClientAuthFailed(OAuthError):
     """``invalid_client`` (401 with a ``WWW-Authenticate`` challenge)."""
 
@@ -170,6 +187,9 @@ class _Provider:
         code_ttl: float,
         secure_cookies: bool,
         logout_delivery: LogoutDelivery,
+        authenticator: Authenticator | None = None,
+        max_failures: int = 5,
+        failure_window: float = 900.0,
     ) -> None:
         self.city = city
         self.issuer = city.issuer
@@ -181,6 +201,16 @@ class _Provider:
         self.logout_delivery = logout_delivery
         self.base = city.issuer.issuer.rstrip("/")
         self.store = city.issuer.store
+        ticket = ProvincialTicketAuthenticator(exchange)
+        self.authenticator: Authenticator = authenticator or ticket
+        # A provincial ticket is always accepted when a province is configured, whatever the
+        # interactive authenticator (a hall may send people signed in at the province).
+        self.authenticators: list[Authenticator] = [self.authenticator]
+        if not isinstance(self.authenticator, ProvincialTicketAuthenticator):
+            self.authenticators.append(ticket)
+        self.throttle = SignInThrottle(
+            self.store, self.clock, max_failures=max_failures, window=failure_window
+        )
 
     # -- discovery ------------------------------------------------------------------------------
 
@@ -400,17 +430,27 @@ class _Provider:
             return _page("Sign-in request refused", exc.description, status=400)
         except _BadAuthorizeRequest as exc:
             return _page("Sign-in request refused", str(exc), status=400)
-        state = params.get("state")
         try:
-            location, new_cookie = await run_in_threadpool(
-                self._authorize, client, redirect_uri, params, cookie
-            )
+            outcome = await run_in_threadpool(self._authorize, client, redirect_uri, params, cookie)
         except _RedirectError as exc:
-            query = {"error": exc.error, "error_description": exc.description}
-            if state is not None:
-                query["state"] = state
-            query["iss"] = self.issuer.issuer
-            return RedirectResponse(_with_query(redirect_uri, query), status_code=303)
+            return self._error_redirect(redirect_uri, params, exc)
+        if isinstance(outcome, _SignInPage):
+            return self._sign_in_page(outcome.request_id, outcome.csrf, None)
+        location, new_cookie = outcome
+        return self._code_redirect(location, new_cookie)
+
+    def _error_redirect(
+        self, redirect_uri: str, params: Mapping[str, str], exc: _RedirectError
+    ) -> Response:
+        query = {"error": exc.error, "error_description": exc.description}
+        if params.get("state") is not None:
+            query["state"] = params["state"]
+        query["iss"] = self.issuer.issuer  # RFC 9207
+        return RedirectResponse(
+            _with_query(redirect_uri, query), status_code=303, headers=_NO_STORE
+        )
+
+    def _code_redirect(self, location: str, new_cookie: str | None) -> Response:
         response = RedirectResponse(location, status_code=303, headers=_NO_STORE)
         if new_cookie is not None:
             response.set_cookie(
@@ -435,32 +475,121 @@ class _Provider:
             raise _BadAuthorizeRequest("redirect_uri is not registered for this client")
         return client, redirect_uri
 
+    @staticmethod
+    def _required_acr(params: Mapping[str, str]) -> int | None:
+        """The lowest level ``acr_values`` accepts (any listed level or higher satisfies it)."""
+        values = params.get("acr_values")
+        if values is None:
+            return None
+        levels = [int(v) for v in values.split() if v in ACR_LEVELS]
+        if not levels:
+            raise _RedirectError(
+                "unmet_authentication_requirements", "acr_values names no trust level 2-5"
+            )
+        return min(levels)
+
     def _authorize(
         self, client: Client, redirect_uri: str, params: Mapping[str, str], cookie: str | None
-    ) -> tuple[str, str | None]:
+    ) -> tuple[str, str | None] | _SignInPage:
         if params.get("response_type") != "code":
             raise _RedirectError("unsupported_response_type", "only response_type=code")
         if "authorization_code" not in client.grant_types:
             raise _RedirectError("unauthorized_client", "client may not use the code flow")
+        if "request" in params or "request_uri" in params:
+            raise _RedirectError(
+                "request_uri_not_supported" if "request_uri" in params else "request_not_supported",
+                "request objects are not supported",
+            )
         scope = params.get("scope", "")
         if "openid" not in scope.split():
             raise _RedirectError("invalid_scope", "scope must include openid")
-        challenge = params.get("code_challenge")
-        if not challenge:
+        if not params.get("code_challenge"):
             raise _RedirectError("invalid_request", "code_challenge is required (PKCE S256)")
         if params.get("code_challenge_method") != "S256":
             raise _RedirectError("invalid_request", "code_challenge_method must be S256")
+        required = self._required_acr(params)
+        max_age = params.get("max_age")
+        if max_age is not None and not (max_age.isascii() and max_age.isdigit()):
+            raise _RedirectError("invalid_request", "max_age must be a non-negative integer")
         prompt = set(params.get("prompt", "").split())
-        ticket = params.get("ticket")
+        if "none" in prompt and len(prompt) > 1:
+            raise _RedirectError("invalid_request", "prompt=none cannot be combined")
+        sid, too_weak = None, False
+        if "login" not in prompt:  # prompt=login forces a new authentication
+            sid = self._session_of(cookie)
+        if sid is not None:
+            session = self.issuer.session(sid)
+            if max_age is not None and self.clock.time() - session.auth_time > int(max_age):
+                sid = None  # authenticated too long ago for this hall
+            elif required is not None and int(session.acr) < required:
+                sid, too_weak = None, True  # step-up: a stronger authentication is needed
+        try:
+            authentication = self._from_request(params)
+        except SignInFailed as exc:
+            _log.info("sign-in at /authorize refused: %s", exc.reason)
+            raise _RedirectError("access_denied", "sign-in refused") from None
         new_cookie: str | None = None
-        sid = None if "login" in prompt else self._session_of(cookie)
-        if ticket:
+        if authentication is not None:
             if "none" in prompt:
                 raise _RedirectError("invalid_request", "prompt=none with a sign-in ticket")
-            sid = self._sign_in_with_ticket(ticket, client)
+            self._check_acr(authentication, required)
+            sid = self._open_session(authentication, client)
             new_cookie = self._new_cookie(sid, cookie)
         elif sid is None:
-            raise _RedirectError("login_required", "sign in at the provincial platform first")
+            if "none" not in prompt and self.authenticator.form_fields:
+                return self._pending_sign_in(params)
+            if too_weak:
+                raise _RedirectError(
+                    "unmet_authentication_requirements",
+                    "the session's trust level is below acr_values; sign in again at a "
+                    "higher level",
+                )
+            raise _RedirectError("login_required", "sign in first")
+        return self._issue_code(client, redirect_uri, params, sid), new_cookie
+
+    def _from_request(self, params: Mapping[str, str]) -> Authentication | None:
+        for authenticator in self.authenticators:
+            authentication = authenticator.from_request(params)
+            if authentication is not None:
+                return authentication
+        return None
+
+    @staticmethod
+    def _check_acr(authentication: Authentication, required: int | None) -> None:
+        # Never a lower acr in the token than the hall asked for: refuse instead.
+        if required is not None and int(authentication.acr) < required:
+            raise _RedirectError(
+                "unmet_authentication_requirements",
+                f"this sign-in reaches trust level {authentication.acr}, below acr_values",
+            )
+
+    def _open_session(self, authentication: Authentication, client: Client) -> str:
+        # The session is opened at this hall; the hall's tokens come from the code grant.
+        if authentication.person is not None:
+            sign_in = self.issuer.sign_in(
+                authentication.person,
+                client=client.client_id,
+                acr=authentication.acr,
+                amr=authentication.amr,
+                scope="",
+                refresh=False,
+            )
+        else:
+            sub = self.issuer.federated_subject_id(authentication.issuer, authentication.subject)
+            sign_in = self.issuer.open_session(
+                sub,
+                authentication.claims,
+                client=client.client_id,
+                acr=authentication.acr,
+                amr=list(authentication.amr),
+                scope="",
+                refresh=False,
+            )
+        return sign_in.session.sid
+
+    def _issue_code(
+        self, client: Client, redirect_uri: str, params: Mapping[str, str], sid: str
+    ) -> str:
         code_value = secrets.token_urlsafe(32)
         now = self.clock.time()
         with self.store.transaction() as conn:
@@ -472,17 +601,147 @@ class _Provider:
                     _sha256(code_value),
                     client.client_id,
                     redirect_uri,
-                    challenge,
-                    scope,
+                    params["code_challenge"],
+                    params.get("scope", ""),
                     params.get("nonce"),
                     sid,
                     now + self.code_ttl,
                 ),
             )
-        query = {"code": code_value, "iss": self.issuer.issuer}
+        query = {"code": code_value, "iss": self.issuer.issuer}  # iss: RFC 9207
         if params.get("state") is not None:
             query["state"] = params["state"]
-        return _with_query(redirect_uri, query), new_cookie
+        return _with_query(redirect_uri, query)
+
+    # -- the built-in sign-in page ----------------------------------------------------------
+
+    def _pending_sign_in(self, params: Mapping[str, str]) -> _SignInPage:
+        """Park the authorization request in the store (any process may receive the post)
+        and bind a CSRF token to it and to a browser cookie."""
+        request_id, csrf = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
+        now = self.clock.time()
+        with self.store.transaction() as conn:
+            conn.execute("DELETE FROM identity_signin_requests WHERE expires_at < ?", (now,))
+            conn.execute(
+                "INSERT INTO identity_signin_requests (request_hash, params, csrf_hash, "
+                "expires_at) VALUES (?, ?, ?, ?)",
+                (_sha256(request_id), json.dumps(dict(params)), _sha256(csrf), now + 600.0),
+            )
+        return _SignInPage(request_id, csrf)
+
+    def _sign_in_page(
+        self, request_id: str, csrf: str, message: str | None, *, status: int = 200
+    ) -> Response:
+        from html import escape
+
+        fields = "".join(
+            f"<p><label>{escape(label)} <input name='{escape(name)}' type='{escape(kind)}' "
+            f"required></label></p>"
+            for name, label, kind in self.authenticator.form_fields
+        )
+        note = f"<p role='alert'>{escape(message)}</p>" if message else ""
+        body = (
+            "<!doctype html><html lang='zh-CN'><meta charset='utf-8'>"
+            "<title>登录 Sign in</title><h1>登录 Sign in</h1>"
+            "<p><strong>DEVELOPMENT sign-in page</strong></p>"
+            f"{note}<form method='post' action='{self.base}/sign-in'>"
+            f"<input type='hidden' name='request' value='{escape(request_id)}'>"
+            f"<input type='hidden' name='csrf' value='{escape(csrf)}'>"
+            f"{fields}<p><button type='submit'>登录 Sign in</button></p></form></html>"
+        )
+        headers = {**_NO_STORE, "X-Frame-Options": "DENY", "Content-Security-Policy": _CSP}
+        response = HTMLResponse(body, status_code=status, headers=headers)
+        response.set_cookie(
+            CSRF_COOKIE,
+            csrf,
+            max_age=600,
+            httponly=True,
+            secure=self.secure_cookies,
+            samesite="strict",
+            path="/",
+        )
+        return response
+
+    async def sign_in(self, request: Request) -> Response:
+        try:
+            form = await self._form(request)
+        except OAuthError as exc:
+            return _page("Sign-in refused", exc.description, status=400)
+        address = request.client.host if request.client else "-"
+        return await run_in_threadpool(
+            self._sign_in,
+            form,
+            request.cookies.get(CSRF_COOKIE),
+            request.cookies.get(SESSION_COOKIE),
+            address,
+        )
+
+    def _sign_in(
+        self, form: Mapping[str, str], csrf_cookie: str | None, cookie: str | None, address: str
+    ) -> Response:
+        request_id, csrf = form.get("request", ""), form.get("csrf", "")
+        now = self.clock.time()
+        with self.store.transaction(write=False) as conn:
+            row = conn.fetchone(
+                "SELECT params, csrf_hash FROM identity_signin_requests "
+                "WHERE request_hash = ? AND expires_at > ?",
+                (_sha256(request_id), now),
+            )
+        if row is None:
+            return _page("Sign-in refused", "this sign-in page expired: start again", status=400)
+        params, csrf_hash = json.loads(row[0]), row[1]
+        # The token must be in the form, in this browser's cookie, and the one issued with this
+        # page: a cross-site post carries no cookie of ours (SameSite=Strict) and cannot read it.
+        if not (
+            csrf
+            and csrf_cookie
+            and hmac.compare_digest(csrf, csrf_cookie)
+            and hmac.compare_digest(_sha256(csrf), csrf_hash)
+        ):
+            _log.info("sign-in post refused: CSRF token missing or wrong")
+            return _page(
+                "Sign-in refused", "the sign-in form was not sent from this page", status=403
+            )
+        account = self.authenticator.account_of(form)
+        keys = [f"addr:{_sha256(address)}"]
+        if account is not None:
+            keys.append(f"account:{_sha256(account)}")
+        if self.throttle.blocked(keys):
+            _log.warning("sign-in throttled after repeated failures")
+            return self._sign_in_page(
+                request_id,
+                csrf,
+                "Too many failed sign-ins: try again later. 登录失败次数过多，请稍后再试。",
+                status=429,
+            )
+        try:
+            authentication = self.authenticator.from_form(form)
+        except SignInFailed as exc:
+            self.throttle.failed(keys)
+            _log.info("sign-in failed: %s", exc.reason)
+            return self._sign_in_page(
+                request_id, csrf, "Sign-in failed. 用户名或密码错误。", status=401
+            )
+        with self.store.transaction() as conn:
+            gone = conn.execute(
+                "DELETE FROM identity_signin_requests WHERE request_hash = ?",
+                (_sha256(request_id),),
+            ).rowcount
+        if gone != 1:  # the same page posted twice at once: the other post won
+            return _page("Sign-in refused", "this sign-in page was already used", status=400)
+        client, redirect_uri = self._validate_client(params)
+        try:
+            self._check_acr(authentication, self._required_acr(params))
+        except _RedirectError as exc:
+            return self._error_redirect(redirect_uri, params, exc)
+        sid = self._open_session(authentication, client)
+        new_cookie = self._new_cookie(sid, cookie)
+        location = self._issue_code(client, redirect_uri, params, sid)
+        response = self._code_redirect(location, new_cookie)
+        response.delete_cookie(
+            CSRF_COOKIE, path="/", httponly=True, secure=self.secure_cookies, samesite="strict"
+        )
+        return response
 
     def _new_cookie(self, sid: str, old_cookie: str | None) -> str:
         """A fresh SSO cookie for ``sid`` (the old one, if any, is forgotten)."""
@@ -527,43 +786,6 @@ class _Provider:
             self._forget_cookie(cookie)  # forget cookies of ended sessions
             return None
         return str(sid)
-
-    def _sign_in_with_ticket(self, ticket: str, client: Client) -> str:
-        province = self._province_of(ticket)
-        if province is None:
-            raise _RedirectError("access_denied", "sign-in ticket of an untrusted issuer")
-        # The exchange's own verifier: one replay guard for tickets, whichever endpoint sees
-        # them first (a ticket used at /authorize is refused at /token and vice versa).
-        verifier = self.exchange._verifier
-        try:
-            verified = verifier.verify(ticket, audience=province.audience, kind="access")
-        except (InvalidToken, IdentityError) as exc:
-            _log.info("sign-in ticket refused: %s", exc.code)
-            raise _RedirectError("access_denied", "sign-in ticket refused") from None
-        acr = province.map_acr(verified.claims)
-        if acr is None:
-            raise _RedirectError("access_denied", "provincial trust level cannot be mapped")
-        try:
-            claims = province.map_subject(verified.claims)
-        except ExchangeError as exc:
-            raise _RedirectError("access_denied", exc.description) from None
-        if acr not in ACR_LEVELS:
-            raise _RedirectError("access_denied", "provincial trust level cannot be mapped")
-        sub = self.issuer.federated_subject_id(province.issuer, verified.subject)
-        # The session is opened at this hall; the hall's tokens come from the code grant.
-        sign_in = self.issuer.open_session(
-            sub, claims, client=client.client_id, acr=acr, amr=["fed"], scope="", refresh=False
-        )
-        return sign_in.session.sid
-
-    def _province_of(self, ticket: str) -> ProvincialMapping | None:
-        parts = ticket.split(".")
-        try:
-            claims = loads_strict(b64url_decode(parts[1])) if len(parts) == 3 else None
-        except IdentityError:
-            return None
-        iss = claims.get("iss") if isinstance(claims, dict) else None
-        return self.exchange.provinces.get(iss) if isinstance(iss, str) else None
 
     # -- /revoke, /introspect -------------------------------------------------------------------
 
@@ -700,6 +922,9 @@ def create_provider_app(
     code_ttl: float = 60.0,
     secure_cookies: bool = True,
     logout_delivery: LogoutDelivery = deliver_backchannel_logout,
+    authenticator: Authenticator | None = None,
+    max_failures: int = 5,
+    failure_window: float = 900.0,
 ) -> Starlette:
     """The city identity provider as an ASGI app.
 
@@ -709,6 +934,10 @@ def create_provider_app(
     are the sign-in tickets of ``/authorize``). ``code_ttl``: authorization code lifetime
     (seconds). ``secure_cookies=False`` only for ``http://127.0.0.1`` development.
     ``logout_delivery``: sends the back-channel logout notices (default: POST to each hall).
+    ``authenticator``: how people sign in (default: the provincial ticket; see
+    :mod:`govlink.identity._signin` and docs/identity.md); an interactive one is served as a
+    sign-in page posting to ``/sign-in``, its failures throttled to ``max_failures`` per
+    account and per address within ``failure_window`` seconds.
 
     Errors reach clients as RFC 6749 §5.2 JSON (``/token``, ``/revoke``, ``/introspect``) or
     as ``error`` redirects / 400 pages (``/authorize``); nothing is raised to the caller.
@@ -722,11 +951,15 @@ def create_provider_app(
         code_ttl=code_ttl,
         secure_cookies=secure_cookies,
         logout_delivery=logout_delivery,
+        authenticator=authenticator,
+        max_failures=max_failures,
+        failure_window=failure_window,
     )
     routes = [
         Route("/.well-known/openid-configuration", provider.discovery, methods=["GET"]),
         Route("/jwks", provider.jwks, methods=["GET"]),
         Route("/authorize", provider.authorize, methods=["GET", "POST"]),
+        Route("/sign-in", provider.sign_in, methods=["POST"]),
         Route("/token", provider.token, methods=["POST"]),
         Route("/revoke", provider.revoke, methods=["POST"]),
         Route("/introspect", provider.introspect, methods=["POST"]),

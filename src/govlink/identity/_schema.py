@@ -108,6 +108,22 @@ CREATE INDEX identity_sso_cookies_sid ON identity_sso_cookies (sid);
 ALTER TABLE identity_refresh_tokens ADD COLUMN grace_used_at {real};
 """
 
+# Version 3: the built-in sign-in page's parked requests (with their CSRF token) and the
+# failed-attempt counts that throttle it, in the store so that limits hold across processes.
+_V3 = """
+CREATE TABLE identity_signin_requests (
+    request_hash TEXT PRIMARY KEY,
+    params       TEXT NOT NULL,
+    csrf_hash    TEXT NOT NULL,
+    expires_at   {real} NOT NULL
+);
+CREATE TABLE identity_signin_failures (
+    key TEXT NOT NULL,
+    at  {real} NOT NULL
+);
+CREATE INDEX identity_signin_failures_key ON identity_signin_failures (key, at);
+"""
+
 IDENTITY_SCHEMA = Schema(
     "identity",
     (
@@ -122,6 +138,12 @@ IDENTITY_SCHEMA = Schema(
             "provider state: authorization codes, SSO cookies, refresh grace used",
             _V2.format(real="REAL"),
             _V2.format(real="DOUBLE PRECISION"),
+        ),
+        Migration(
+            3,
+            "sign-in page: parked requests, failed attempts",
+            _V3.format(real="REAL"),
+            _V3.format(real="DOUBLE PRECISION"),
         ),
     ),
 )
