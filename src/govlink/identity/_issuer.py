@@ -148,6 +148,7 @@ class Issuer:
         clock: Clock = system_clock,
         policy: TokenPolicy | None = None,
         alg: str | None = None,
+        id_token_alg: str | None = None,
     ) -> None:
         self.issuer = issuer
         self.keys = keys
@@ -156,6 +157,9 @@ class Issuer:
         self.clock = clock
         self.policy = policy or TokenPolicy()
         self.alg = alg
+        #: The algorithm of ID tokens (OIDC clients expect RS256 unless registered otherwise);
+        #: access tokens keep ``alg``, the ring's preferred algorithm.
+        self.id_token_alg = id_token_alg
         ensure_schema(store)
         self.revocations = RevocationRegistry(store, clock=clock)
         self._secret = self._subject_secret()
@@ -392,7 +396,7 @@ class Issuer:
             }
             if nonce is not None:
                 id_claims["nonce"] = nonce
-            id_token = self.keys.sign(id_claims, "JWT", self.alg)
+            id_token = self.keys.sign(id_claims, "JWT", self.id_token_alg or self.alg)
         refresh_token = None
         if refresh and "refresh_token" in hall.grant_types:
             refresh_token = self._new_refresh(conn, session, hall, granted, family_id)
@@ -409,6 +413,49 @@ class Issuer:
             client_id=hall.client_id,
             id_token=id_token,
             refresh_token=refresh_token,
+        )
+
+    def client_tokens(
+        self, client: str, *, audience: str | None = None, scope: str | None = None
+    ) -> TokenSet:
+        """``client_credentials``: an access token for a hall's back end acting as itself —
+        no person, no session: ``sub`` is the client id and ``subject_type`` is ``client``.
+        ``audience`` (a hall; default the client's own) receives it, with the scopes both
+        halls allow (``openid``/``profile`` never: there is nobody to describe).
+
+        Raises:
+            UnknownHall: ``client`` or ``audience`` names no hall.
+            ValidationError: no scope is left to grant (field ``scope``).
+        """
+        from .._errors import ValidationError
+
+        hall = self.halls.resolve(client)
+        target = self.halls.resolve(audience) if audience else hall
+        allowed = (hall.scopes & target.scopes) - {"openid", "profile"}
+        granted = allowed if scope is None else frozenset(scope.split()) & allowed
+        if not granted:
+            raise ValidationError(
+                "no scope both halls allow", field="scope", rule="client_credentials_scope"
+            )
+        now = int(self.clock.time())
+        scope_text = " ".join(sorted(granted))
+        claims = {
+            "iss": self.issuer,
+            "sub": hall.client_id,
+            "aud": target.audience,
+            "iat": now,
+            "exp": now + int(self.policy.access_ttl),
+            "jti": uuid.uuid4().hex,
+            "client_id": hall.client_id,
+            "scope": scope_text,
+            "subject_type": "client",
+        }
+        return TokenSet(
+            access_token=self.keys.sign(claims, "at+jwt", self.alg),
+            expires_in=int(self.policy.access_ttl),
+            scope=scope_text,
+            session_id="",
+            client_id=hall.client_id,
         )
 
     # -- refresh tokens ------------------------------------------------------------------------

@@ -36,7 +36,7 @@ from .._errors import ValidationError
 from ..store import Connection
 from ._city import CityIdentity
 from ._config import is_loopback_uri
-from ._errors import IdentityError, OAuthError, SessionEnded
+from ._errors import IdentityError, InvalidToken, OAuthError, SessionEnded, UnknownHall
 from ._exchange import (
     GRANT_TYPE,
     TOKEN_TYPE_ACCESS,
@@ -46,7 +46,7 @@ from ._exchange import (
 )
 from ._halls import Client
 from ._issuer import LogoutNotice, TokenSet
-from ._jose import b64url_encode
+from ._jose import VerificationKey, b64url_decode, b64url_encode, loads_strict
 from ._signin import (
     Authentication,
     Authenticator,
@@ -55,6 +55,7 @@ from ._signin import (
     SignInThrottle,
 )
 from ._subjects import ACR_LEVELS
+from ._verifier import StoreReplayGuard, TrustedIssuer, Verifier
 
 __all__ = ["ClientSecrets", "create_provider_app"]
 
@@ -68,8 +69,15 @@ CSRF_COOKIE: Final = "govlink_csrf"
 _CSP: Final = "default-src 'none'; form-action 'self'; frame-ancestors 'none'"
 _HASH_PREFIX: Final = "sha256:"
 _NO_STORE: Final = {"Cache-Control": "no-store", "Pragma": "no-cache"}
-_GRANTS_SUPPORTED: Final = ("authorization_code", "refresh_token", GRANT_TYPE)
-_AUTH_METHODS: Final = ("client_secret_basic", "client_secret_post")
+_GRANTS_SUPPORTED: Final = (
+    "authorization_code",
+    "refresh_token",
+    GRANT_TYPE,
+    "client_credentials",
+)
+_AUTH_METHODS: Final = ("client_secret_basic", "client_secret_post", "private_key_jwt")
+_ASSERTION_TYPE: Final = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
+_ASSERTION_ALGS: Final = ("ES256", "EdDSA", "RS256", "PS256")
 
 
 def _sha256(text: str) -> str:
@@ -201,6 +209,7 @@ class _Provider:
         self.logout_delivery = logout_delivery
         self.base = city.issuer.issuer.rstrip("/")
         self.store = city.issuer.store
+        self._assertion_verifiers: dict[str, Verifier] = {}
         ticket = ProvincialTicketAuthenticator(exchange)
         self.authenticator: Authenticator = authenticator or ticket
         # A provincial ticket is always accepted when a province is configured, whatever the
@@ -215,6 +224,7 @@ class _Provider:
     # -- discovery ------------------------------------------------------------------------------
 
     async def discovery(self, request: Request) -> Response:
+        # One document for OIDC Discovery and RFC 8414 (/.well-known/oauth-authorization-server).
         base = self.base
         algs = sorted({k.alg for k in self.city.keys.list_keys()})
         body = {
@@ -225,6 +235,7 @@ class _Provider:
             "revocation_endpoint": f"{base}/revoke",
             "introspection_endpoint": f"{base}/introspect",
             "end_session_endpoint": f"{base}/logout",
+            "userinfo_endpoint": f"{base}/userinfo",
             "response_types_supported": ["code"],
             "response_modes_supported": ["query"],
             "grant_types_supported": list(_GRANTS_SUPPORTED),
@@ -232,7 +243,14 @@ class _Provider:
             "token_endpoint_auth_methods_supported": list(_AUTH_METHODS),
             "revocation_endpoint_auth_methods_supported": list(_AUTH_METHODS),
             "introspection_endpoint_auth_methods_supported": list(_AUTH_METHODS),
+            "token_endpoint_auth_signing_alg_values_supported": list(_ASSERTION_ALGS),
             "id_token_signing_alg_values_supported": algs,
+            "userinfo_signing_alg_values_supported": ["none"],
+            "authorization_response_iss_parameter_supported": True,  # RFC 9207
+            "request_parameter_supported": False,
+            "request_uri_parameter_supported": False,
+            "claims_parameter_supported": False,
+            "prompt_values_supported": ["none", "login"],
             "subject_types_supported": ["pairwise" if self.issuer.policy.pairwise else "public"],
             "scopes_supported": sorted({s for hall in self.issuer.halls for s in hall.scopes}),
             "acr_values_supported": list(ACR_LEVELS),
@@ -266,8 +284,12 @@ class _Provider:
             # RFC 6749 §2.3.1: both parts are form-urlencoded before Basic encoding.
             basic = (unquote_plus(user), unquote_plus(password))
         posted = form.get("client_secret")
-        if basic is not None and posted is not None:
+        assertion = form.get("client_assertion")
+        methods = sum(x is not None for x in (basic, posted, assertion))
+        if methods > 1:
             raise OAuthError("invalid_request", "use one client authentication method only")
+        if assertion is not None:
+            return self._assertion_client(request, form, assertion)
         if basic is not None:
             client_id, secret = basic
         elif posted is not None:
@@ -277,9 +299,67 @@ class _Provider:
         if not self.secrets.check(client_id, secret):
             raise _ClientAuthFailed("invalid_client", "client authentication failed")
         client = next((c for c in self.issuer.halls if c.client_id == client_id), None)
-        if client is None:
+        if client is None or client.auth_method == "private_key_jwt":
             raise _ClientAuthFailed("invalid_client", "client authentication failed")
         return client
+
+    def _assertion_client(
+        self, request: Request, form: Mapping[str, str], assertion: str
+    ) -> Client:
+        """RFC 7523 §2.2 ``private_key_jwt``: a JWT signed with a key from the client's
+        configured JWKS, ``iss`` = ``sub`` = the client id, ``aud`` this issuer or its token
+        endpoint, ``exp`` and ``iat``, and a ``jti`` used once (remembered in the store)."""
+        if form.get("client_assertion_type") != _ASSERTION_TYPE:
+            raise _ClientAuthFailed("invalid_client", "unsupported client_assertion_type")
+        claimed = self._peek(assertion)
+        client_id = claimed.get("iss") if isinstance(claimed.get("iss"), str) else None
+        client = next((c for c in self.issuer.halls if c.client_id == client_id), None)
+        if client is None or client.auth_method != "private_key_jwt" or client.jwks is None:
+            raise _ClientAuthFailed("invalid_client", "client authentication failed")
+        if form.get("client_id") not in (None, client.client_id) or claimed.get("sub") != (
+            client.client_id
+        ):
+            raise _ClientAuthFailed("invalid_client", "client_assertion sub must be the client")
+        audiences = {self.issuer.issuer, f"{self.base}/token", f"{self.base}{request.url.path}"}
+        aud = claimed.get("aud")
+        named = [aud] if isinstance(aud, str) else aud if isinstance(aud, list) else []
+        target = next((a for a in named if a in audiences), None)
+        if target is None:
+            raise _ClientAuthFailed("invalid_client", "client_assertion aud is not this server")
+        try:
+            self._assertion_verifier(client).verify(assertion, audience=target, kind="access")
+        except (InvalidToken, IdentityError) as exc:
+            _log.info("client assertion of %s refused: %s", client.client_id, exc.code)
+            raise _ClientAuthFailed("invalid_client", "client authentication failed") from None
+        return client
+
+    def _assertion_verifier(self, client: Client) -> Verifier:
+        verifier = self._assertion_verifiers.get(client.client_id)
+        if verifier is None:
+            keys = _ClientKeys(client.jwks or {})
+            trusted = TrustedIssuer(
+                client.client_id,
+                keys,
+                token_types={"access": frozenset({"", "jwt"})},
+                one_time=True,
+            )
+            verifier = Verifier(
+                [trusted],
+                clock=self.clock,
+                cache_size=0,
+                replay_guard=StoreReplayGuard(self.store, self.clock),
+            )
+            self._assertion_verifiers[client.client_id] = verifier
+        return verifier
+
+    @staticmethod
+    def _peek(token: str) -> dict[str, Any]:
+        parts = token.split(".")
+        try:
+            claims = loads_strict(b64url_decode(parts[1])) if len(parts) == 3 else None
+        except IdentityError:
+            return {}
+        return claims if isinstance(claims, dict) else {}
 
     @staticmethod
     def _oauth_error(exc: OAuthError) -> Response:
@@ -308,9 +388,17 @@ class _Provider:
         return form
 
     async def _params(self, request: Request) -> dict[str, str]:
-        params = dict(request.query_params)
+        # OAuth 2.0 §3.1: no parameter more than once — in the query as in a POST body.
+        params: dict[str, str] = {}
+        for name, value in request.query_params.multi_items():
+            if name in params:
+                raise OAuthError("invalid_request", f"parameter {name[:40]!r} repeated")
+            params[name] = value
         if request.method == "POST":
-            params.update(await self._form(request))
+            for name, value in (await self._form(request)).items():
+                if name in params:
+                    raise OAuthError("invalid_request", f"parameter {name[:40]!r} repeated")
+                params[name] = value
         return params
 
     # -- /token ---------------------------------------------------------------------------------
@@ -337,6 +425,17 @@ class _Provider:
             raise OAuthError("unauthorized_client", "client may not use this grant type")
         if grant == "authorization_code":
             return self._code_grant(client, form)
+        if grant == "client_credentials":
+            try:
+                return self.issuer.client_tokens(
+                    client.client_id,
+                    audience=form.get("audience") or form.get("resource"),
+                    scope=form.get("scope"),
+                )
+            except UnknownHall:
+                raise OAuthError("invalid_target", "audience is not a hall of this city") from None
+            except ValidationError as exc:
+                raise OAuthError("invalid_scope", exc.message) from None
         if grant == "refresh_token":
             refresh_token = form.get("refresh_token")
             if not refresh_token:
@@ -813,15 +912,40 @@ class _Provider:
     async def introspect(self, request: Request) -> Response:
         try:
             form = await self._form(request)
-            self._authenticate(request, form)
+            client = self._authenticate(request, form)
             token = form.get("token")
             if not token:
                 raise OAuthError("invalid_request", "token is required")
         except OAuthError as exc:
             return self._oauth_error(exc)
         info = await run_in_threadpool(self.issuer.introspect, token)
-        body = info if info.get("active") else {"active": False}
+        # A hall learns only about tokens meant for it (issue 9.9): an access token whose
+        # audience includes the hall, or a refresh token issued to it. Anything else is
+        # answered like an invalid token, so a hall cannot read another hall's claims.
+        body = info if info.get("active") and _addressed_to(info, client) else {"active": False}
         return JSONResponse(body, headers=_NO_STORE)
+
+    # -- /userinfo ------------------------------------------------------------------------------
+
+    async def userinfo(self, request: Request) -> Response:
+        header = request.headers.get("authorization", "")
+        token = header[7:].strip() if header[:7].lower() == "bearer " else ""
+        if not token and request.method == "POST":
+            try:
+                token = (await self._form(request)).get("access_token", "")
+            except OAuthError:
+                token = ""
+        verified = await run_in_threadpool(self.issuer._verify_any, token) if token else None
+        scopes = set(str(verified.claims.get("scope", "")).split()) if verified else set()
+        if verified is None or "openid" not in scopes:
+            error = "invalid_token" if token else "invalid_request"
+            challenge = f'Bearer error="{error}"' if token else "Bearer"
+            return JSONResponse(
+                {"error": error},
+                status_code=401,
+                headers={**_NO_STORE, "WWW-Authenticate": challenge},
+            )
+        return JSONResponse(userinfo_claims(verified.claims, scopes), headers=_NO_STORE)
 
     # -- /logout --------------------------------------------------------------------------------
 
@@ -888,6 +1012,46 @@ def redirect_allowed(uri: str, registered: Iterable[str]) -> bool:
     if parts.hostname and ":" in parts.hostname:  # IPv6 literal
         without_port = parts._replace(netloc=f"[{parts.hostname}]")
     return urlunsplit(without_port) in registered
+
+
+def _addressed_to(info: Mapping[str, Any], client: Client) -> bool:
+    aud = info.get("aud")
+    audiences = [aud] if isinstance(aud, str) else aud if isinstance(aud, list) else []
+    if info.get("token_type") == "refresh_token":
+        return info.get("client_id") == client.client_id
+    return client.audience in audiences or client.client_id in audiences
+
+
+#: Claims released at /userinfo by scope. Identifiers are masked as in the tokens: the
+#: provider never holds an unmasked ID number, so no scope can release one.
+USERINFO_SCOPES: Final[Mapping[str, tuple[str, ...]]] = {
+    "openid": ("sub", "subject_type"),
+    "profile": ("name_masked", "masked_id", "credit_code", "org_name", "agent", "home_hall"),
+}
+
+
+def userinfo_claims(claims: Mapping[str, Any], scopes: Iterable[str]) -> dict[str, Any]:
+    """The claims of an access token that its scopes release at /userinfo."""
+    names = [n for scope in scopes for n in USERINFO_SCOPES.get(scope, ())]
+    return {n: claims[n] for n in names if n in claims}
+
+
+class _ClientKeys:
+    """A client's configured public keys (its JWKS), for ``private_key_jwt``."""
+
+    def __init__(self, jwks: Mapping[str, Any]) -> None:
+        self.keys = {}
+        for entry in jwks.get("keys", ()):
+            key = VerificationKey.from_jwk(entry)
+            self.keys[key.kid] = key
+
+    def lookup(self, kid: str) -> VerificationKey | None:
+        return self.keys.get(kid)
+
+    get_key = lookup
+
+    async def aget_key(self, kid: str) -> VerificationKey | None:
+        return self.keys.get(kid)
 
 
 def _logout_uris(client: Client) -> tuple[str, ...]:
@@ -957,7 +1121,9 @@ def create_provider_app(
     )
     routes = [
         Route("/.well-known/openid-configuration", provider.discovery, methods=["GET"]),
+        Route("/.well-known/oauth-authorization-server", provider.discovery, methods=["GET"]),
         Route("/jwks", provider.jwks, methods=["GET"]),
+        Route("/userinfo", provider.userinfo, methods=["GET", "POST"]),
         Route("/authorize", provider.authorize, methods=["GET", "POST"]),
         Route("/sign-in", provider.sign_in, methods=["POST"]),
         Route("/token", provider.token, methods=["POST"]),
@@ -965,6 +1131,9 @@ def create_provider_app(
         Route("/introspect", provider.introspect, methods=["POST"]),
         Route("/logout", provider.logout, methods=["GET", "POST"]),
     ]
+    if city.issuer.id_token_alg is None and any(k.alg == "RS256" for k in city.keys.list_keys()):
+        # OIDC clients expect RS256 ID tokens unless they registered otherwise.
+        city.issuer.id_token_alg = "RS256"  # noqa: S105 - an algorithm name
     revocations = city.issuer.revocations
 
     @contextlib.asynccontextmanager
