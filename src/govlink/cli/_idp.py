@@ -15,6 +15,7 @@ from ..identity import (
     DevPasswordAuthenticator,
     ExchangePolicy,
     ExchangeRule,
+    LogoutOutbox,
     ProvincialMapping,
     RemoteJWKS,
     TokenExchange,
@@ -182,6 +183,31 @@ def _serve(ctx: CliContext) -> int:
     return 0
 
 
+def _logout_status(ctx: CliContext) -> int:
+    from datetime import UTC, datetime
+
+    rows = LogoutOutbox(ctx.store(), clock=ctx.clock).status(include_delivered=ctx.args.all)
+    data = [
+        {
+            "hall": r.client_id,
+            "state": r.state,
+            "attempts": r.attempts,
+            "next_at": r.next_at,
+            "expires_at": r.expires_at,
+            "last_error": r.last_error,
+        }
+        for r in rows
+    ]
+    lines = [
+        f"{r.state:9} {r.client_id:24} attempts={r.attempts} "
+        f"next={datetime.fromtimestamp(r.next_at, UTC):%Y-%m-%d %H:%M:%S}Z "
+        f"error={r.last_error or '-'}"
+        for r in rows
+    ]
+    ctx.emit(data, "\n".join(lines) or "no back-channel logout pending or failed")
+    return 0
+
+
 def register(
     commands: argparse._SubParsersAction[argparse.ArgumentParser],
     common: argparse.ArgumentParser,
@@ -204,3 +230,10 @@ def register(
         "without Secure (loopback only)",
     )
     serve.set_defaults(func=_serve)
+    status = sub.add_parser(
+        "logout-status",
+        parents=[common],
+        help="back-channel logout notices pending or failed (from the store)",
+    )
+    status.add_argument("--all", action="store_true", help="include delivered notices")
+    status.set_defaults(func=_logout_status)

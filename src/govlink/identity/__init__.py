@@ -80,6 +80,7 @@ from ._keys import (
     RolloverPolicy,
     SigningKey,
 )
+from ._logout import LogoutDeliveryStatus, LogoutOutbox
 from ._provider import ClientSecrets, create_provider_app
 from ._revocation import RevocationRegistry
 from ._schema import IDENTITY_SCHEMA
@@ -152,7 +153,9 @@ __all__ = [
     "KeyState",
     "LegalPerson",
     "LocalKeySource",
+    "LogoutDeliveryStatus",
     "LogoutNotice",
+    "LogoutOutbox",
     "MalformedToken",
     "MemoryReplayGuard",
     "MissingToken",

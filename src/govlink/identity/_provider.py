@@ -13,6 +13,7 @@ hashes, so reading the store does not yield a usable code or cookie.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import contextlib
 import hashlib
@@ -47,6 +48,7 @@ from ._exchange import (
 from ._halls import Client
 from ._issuer import LogoutNotice, TokenSet
 from ._jose import VerificationKey, b64url_decode, b64url_encode, loads_strict
+from ._logout import LogoutOutbox
 from ._signin import (
     Authentication,
     Authenticator,
@@ -169,22 +171,6 @@ class _RedirectError(Exception):
 LogoutDelivery = Callable[[list[LogoutNotice]], Awaitable[None]]
 
 
-async def deliver_backchannel_logout(notices: list[LogoutNotice]) -> None:
-    """POST each notice's logout token to its hall's back-channel logout URI (best effort:
-    a hall that cannot be reached is logged, its tokens are refused anyway)."""
-    from .._http import httpx
-
-    async with httpx.AsyncClient(timeout=5.0) as client:
-        for notice in notices:
-            uri = notice.client.backchannel_logout_uri
-            if not uri:
-                continue
-            try:
-                await client.post(uri, data={"logout_token": notice.logout_token})
-            except httpx.HTTPError as exc:
-                _log.warning("back-channel logout to %s failed: %s", notice.client.client_id, exc)
-
-
 class _Provider:
     def __init__(
         self,
@@ -194,7 +180,7 @@ class _Provider:
         *,
         code_ttl: float,
         secure_cookies: bool,
-        logout_delivery: LogoutDelivery,
+        logout_delivery: LogoutDelivery | None,
         authenticator: Authenticator | None = None,
         max_failures: int = 5,
         failure_window: float = 900.0,
@@ -209,6 +195,10 @@ class _Provider:
         self.logout_delivery = logout_delivery
         self.base = city.issuer.issuer.rstrip("/")
         self.store = city.issuer.store
+        # Without a delivery function of the caller's, notices go through the store.
+        self.outbox = (
+            LogoutOutbox(self.store, clock=self.clock) if logout_delivery is None else None
+        )
         self._assertion_verifiers: dict[str, Verifier] = {}
         ticket = ProvincialTicketAuthenticator(exchange)
         self.authenticator: Authenticator = authenticator or ticket
@@ -965,7 +955,13 @@ class _Provider:
                 notices = await run_in_threadpool(self.issuer.logout, sid)
             except SessionEnded:
                 notices = []
-        task = BackgroundTask(self.logout_delivery, notices) if notices else None
+        task: BackgroundTask | None = None
+        if notices and self.outbox is not None:
+            # Recorded before answering, so a crash right after still delivers them.
+            await run_in_threadpool(self.outbox.enqueue, notices)
+            task = BackgroundTask(self.outbox.deliver_due)
+        elif notices and self.logout_delivery is not None:
+            task = BackgroundTask(self.logout_delivery, notices)
         response: Response
         if redirect is not None:
             response = RedirectResponse(redirect, status_code=303, background=task)
@@ -1012,6 +1008,15 @@ def redirect_allowed(uri: str, registered: Iterable[str]) -> bool:
     if parts.hostname and ":" in parts.hostname:  # IPv6 literal
         without_port = parts._replace(netloc=f"[{parts.hostname}]")
     return urlunsplit(without_port) in registered
+
+
+async def _deliver_forever(outbox: LogoutOutbox) -> None:
+    while True:
+        try:
+            await outbox.deliver_due()
+        except Exception:
+            _log.exception("back-channel logout delivery round failed")
+        await asyncio.sleep(1.0)
 
 
 def _addressed_to(info: Mapping[str, Any], client: Client) -> bool:
@@ -1085,7 +1090,7 @@ def create_provider_app(
     provinces: Iterable[ProvincialMapping] = (),
     code_ttl: float = 60.0,
     secure_cookies: bool = True,
-    logout_delivery: LogoutDelivery = deliver_backchannel_logout,
+    logout_delivery: LogoutDelivery | None = None,
     authenticator: Authenticator | None = None,
     max_failures: int = 5,
     failure_window: float = 900.0,
@@ -1097,7 +1102,9 @@ def create_provider_app(
     exchange that refuses every request but still knows ``provinces`` (whose one-time tokens
     are the sign-in tickets of ``/authorize``). ``code_ttl``: authorization code lifetime
     (seconds). ``secure_cookies=False`` only for ``http://127.0.0.1`` development.
-    ``logout_delivery``: sends the back-channel logout notices (default: POST to each hall).
+    ``logout_delivery``: sends the back-channel logout notices; by default they are recorded
+    in the store and delivered with retries (:class:`~govlink.identity.LogoutOutbox`), by the
+    request that logs out and by a loop in every provider process (each second).
     ``authenticator``: how people sign in (default: the provincial ticket; see
     :mod:`govlink.identity._signin` and docs/identity.md); an interactive one is served as a
     sign-in page posting to ``/sign-in``, its failures throttled to ``max_failures`` per
@@ -1141,9 +1148,18 @@ def create_provider_app(
         # On PostgreSQL, a listening connection brings revocations made by other provider
         # processes at once (LISTEN/NOTIFY); on SQLite the registry's 1 s poll is the bound.
         started = revocations.start_listening()
+        retries = (
+            asyncio.create_task(_deliver_forever(provider.outbox))
+            if provider.outbox is not None
+            else None
+        )
         try:
             yield
         finally:
+            if retries is not None:
+                retries.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await retries
             if started:
                 await run_in_threadpool(revocations.stop_listening)
 

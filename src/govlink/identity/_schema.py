@@ -124,6 +124,24 @@ CREATE TABLE identity_signin_failures (
 CREATE INDEX identity_signin_failures_key ON identity_signin_failures (key, at);
 """
 
+# Version 4: back-channel logout notices waiting for delivery (retried until their logout
+# token expires; a restart does not drop them).
+_V4 = """
+CREATE TABLE identity_logout_deliveries (
+    delivery_id  TEXT PRIMARY KEY,
+    client_id    TEXT NOT NULL,
+    uri          TEXT NOT NULL,
+    logout_token TEXT NOT NULL,
+    expires_at   {real} NOT NULL,
+    next_at      {real} NOT NULL,
+    attempts     INTEGER NOT NULL,
+    state        TEXT NOT NULL,
+    last_error   TEXT,
+    delivered_at {real}
+);
+CREATE INDEX identity_logout_deliveries_due ON identity_logout_deliveries (state, next_at);
+"""
+
 IDENTITY_SCHEMA = Schema(
     "identity",
     (
@@ -144,6 +162,12 @@ IDENTITY_SCHEMA = Schema(
             "sign-in page: parked requests, failed attempts",
             _V3.format(real="REAL"),
             _V3.format(real="DOUBLE PRECISION"),
+        ),
+        Migration(
+            4,
+            "back-channel logout deliveries",
+            _V4.format(real="REAL"),
+            _V4.format(real="DOUBLE PRECISION"),
         ),
     ),
 )
