@@ -413,6 +413,16 @@ async def test_ticket_replay_refused(
     )
 
 
+async def test_expired_ticket_refused(
+    http: httpx.AsyncClient, province_key: OKPKey, virtual_clock: VirtualClock
+) -> None:
+    ticket = province_ticket(province_key, virtual_clock)
+    virtual_clock.advance(120 + 61)  # past exp and the verifier's leeway
+    params = redirected(await authorize(http, HALL_A, pkce()[1], ticket=ticket))
+    assert params["error"] == "access_denied"
+    assert "code" not in params
+
+
 async def test_refresh_rotation_and_reuse(
     http: httpx.AsyncClient,
     province_key: OKPKey,
