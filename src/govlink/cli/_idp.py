@@ -107,7 +107,7 @@ def _serve(ctx: CliContext) -> int:
     if not city.keys.list_keys():
         if not args.dev:
             raise ConfigError("no signing keys: run `govlink keys init` first")
-        city.keys.init(["ES256"])
+        city.keys.init(["ES256", "RS256"])  # RS256 for ID tokens (OIDC clients expect it)
     configured = {k: v.get_secret_value() for k, v in settings.idp_client_secrets.items()}
     needs_secret = [c.client_id for c in halls if c.auth_method != "private_key_jwt"]
     if configured:
