@@ -18,7 +18,7 @@ or ``invalid_scope``.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Final
 
 from .._clock import Clock
@@ -237,8 +237,13 @@ class TokenExchange:
             raise ExchangeError("invalid_scope", "no scope left to grant")
         granted = " ".join(sorted(allowed))
         if province is not None:
-            return self._from_province(province, verified, rule, target, granted)
-        return self._within_city(verified, rule, requester, target, granted)
+            tokens = self._from_province(province, verified, rule, target, granted)
+        else:
+            tokens = self._within_city(verified, rule, requester, target, granted)
+        # RFC 8693 issues the requested token (an access token) and nothing else: an ID token
+        # would be addressed to the target hall, not to the client that receives it (Node's
+        # openid-client rightly refuses a token response whose id_token aud is another client).
+        return replace(tokens, id_token=None, refresh_token=None)
 
     @staticmethod
     def _peek_issuer(token: str) -> str:
