@@ -823,7 +823,10 @@ class _Provider:
             ).rowcount
         if gone != 1:  # the same page posted twice at once: the other post won
             return _page("Sign-in refused", "this sign-in page was already used", status=400)
-        client, redirect_uri = self._validate_client(params)
+        try:
+            client, redirect_uri = self._validate_client(params)
+        except _BadAuthorizeRequest as exc:  # the halls changed since the page was shown
+            return _page("Sign-in refused", str(exc), status=400)
         try:
             self._check_acr(authentication, self._required_acr(params))
         except _RedirectError as exc:
