@@ -292,6 +292,14 @@ async def test_userinfo_releases_claims_by_scope_masked(
     assert bad.status_code == 401
     assert 'error="invalid_token"' in bad.headers["www-authenticate"]
     assert (await http.get("/userinfo")).status_code == 401
+    machine = await http.post(
+        "/token", data={"grant_type": "client_credentials"}, headers=basic(HALL_A)
+    )
+    no_person = await http.get(
+        "/userinfo", headers={"Authorization": f"Bearer {machine.json()['access_token']}"}
+    )
+    assert no_person.status_code == 403
+    assert 'error="insufficient_scope"' in no_person.headers["www-authenticate"]
 
 
 async def test_introspection_is_limited_to_the_callers_tokens(http: httpx.AsyncClient) -> None:

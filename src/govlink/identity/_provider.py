@@ -939,11 +939,15 @@ class _Provider:
         verified = await run_in_threadpool(self.issuer._verify_any, token) if token else None
         scopes = set(str(verified.claims.get("scope", "")).split()) if verified else set()
         if verified is None or "openid" not in scopes:
-            error = "invalid_token" if token else "invalid_request"
+            # RFC 6750 §3.1: no token 401 (bare challenge), a bad one 401 invalid_token, a good
+            # one without openid (e.g. client_credentials: nobody to describe) 403.
+            error, status = "invalid_request", 401
+            if token:
+                error, status = ("insufficient_scope", 403) if verified else ("invalid_token", 401)
             challenge = f'Bearer error="{error}"' if token else "Bearer"
             return JSONResponse(
                 {"error": error},
-                status_code=401,
+                status_code=status,
                 headers={**_NO_STORE, "WWW-Authenticate": challenge},
             )
         return JSONResponse(userinfo_claims(verified.claims, scopes), headers=_NO_STORE)
