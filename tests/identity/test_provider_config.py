@@ -7,6 +7,8 @@ import json
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from joserfc.jwk import ECKey
 
 from govlink import ConfigError
@@ -136,3 +138,56 @@ def test_dev_halls_take_loopback_redirects_on_any_port() -> None:
     assert not redirect_allowed("http://127.0.0.1:53121/other", hall.redirect_uris)
     assert not redirect_allowed("http://evil.example:80/callback", hall.redirect_uris)
     assert not redirect_allowed("https://127.0.0.1:443/callback", hall.redirect_uris)
+
+
+_json = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=True) | st.text(max_size=20),
+    lambda inner: (
+        st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=12), inner, max_size=4)
+    ),
+    max_leaves=20,
+)
+_hall = st.fixed_dictionaries(
+    {},
+    optional={
+        "client_id": _json | st.just("hall-370502"),
+        "hall_code": _json | st.just("370502"),
+        "redirect_uris": _json | st.just(["https://370502.hall.example/callback"]),
+        "grant_types": _json | st.just(["client_credentials"]),
+        "token_endpoint_auth_method": _json | st.just("private_key_jwt"),
+        "jwks": _json | st.just({"keys": [{"kty": "oct", "k": "x", "kid": "k"}]}),
+        "scopes": _json,
+    },
+)
+
+
+@settings(
+    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    data=st.fixed_dictionaries(
+        {},
+        optional={
+            "halls": st.lists(_hall, max_size=3) | _json,
+            "exchange": st.lists(
+                st.dictionaries(st.text(max_size=12), _json, max_size=4), max_size=2
+            )
+            | _json,
+            "sign_in": st.dictionaries(
+                st.sampled_from(["authenticator", "users", "max_failures"]), _json
+            )
+            | _json,
+        },
+    )
+)
+def test_any_file_is_read_or_refused_with_a_config_error(tmp_path: Path, data: object) -> None:
+    """Whatever the file holds, the loader answers a configuration or a ConfigError."""
+    path = tmp_path / "idp.json"
+    path.write_text(json.dumps(data), "utf-8")
+    problem: ConfigError | None = None
+    try:
+        load_provider_config(path)
+    except ConfigError as exc:
+        problem = exc
+    if problem is not None:
+        assert ": " in problem.message  # names the field and the rule

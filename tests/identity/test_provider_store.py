@@ -321,3 +321,34 @@ def test_postgresql_revocations_arrive_by_notify_without_polling(
     finally:
         writer_store.close()
         reader_store.close()
+
+
+@pytest.mark.postgres
+async def test_the_provider_listens_while_it_runs(
+    postgres_url: str, virtual_clock: VirtualClock, secrets_plain: dict[str, str]
+) -> None:
+    """The app's lifespan opens the listening connection and closes it at shutdown."""
+    import anyio
+
+    from govlink.store._postgres import PostgresStore
+
+    store = PostgresStore(postgres_url)
+    try:
+        ring = KeyRing(store, PassphraseProtector("test passphrase"), clock=virtual_clock)
+        if not ring.list_keys():
+            ring.init(["ES256"])
+        halls = HallRegistry.demo_city()
+        issuer = Issuer(issuer=ISSUER, keys=ring, halls=halls, store=store, clock=virtual_clock)
+        app = create_provider_app(
+            CityIdentity(ring, halls, issuer, development=False),
+            client_secrets=ClientSecrets.from_config(secrets_plain),
+        )
+        async with app.router.lifespan_context(app):  # what uvicorn runs at start and stop
+            for _ in range(100):  # the listener connects in its own thread
+                if issuer.revocations.listening:
+                    break
+                await anyio.sleep(0.05)
+            assert issuer.revocations.listening
+        assert not issuer.revocations.listening
+    finally:
+        store.close()
