@@ -213,7 +213,16 @@ def _serve(ctx: CliContext) -> int:
         f"({len(halls)} halls, {len(policy.rules)} exchange rules)",
         markup=False,
     )
-    uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
+    uvicorn.run(
+        app,
+        host=args.host,
+        port=args.port,
+        log_level="warning",
+        # The sign-in throttle counts failures per client address: behind a load balancer,
+        # trust its X-Forwarded-For (only from the addresses named here).
+        proxy_headers=True,
+        forwarded_allow_ips=args.forwarded_allow_ips,
+    )
     return 0
 
 
@@ -262,6 +271,13 @@ def register(
         action="store_true",
         help="development server: generated key passphrase and client secrets, cookies "
         "without Secure (loopback only)",
+    )
+    serve.add_argument(
+        "--forwarded-allow-ips",
+        default="127.0.0.1",
+        metavar="IPS",
+        help="comma-separated proxy addresses whose X-Forwarded-For names the client "
+        "(127.0.0.1; '*' trusts any)",
     )
     serve.set_defaults(func=_serve)
     status = sub.add_parser(
