@@ -62,6 +62,11 @@ class Settings(BaseSettings):
         description="Halls' client secrets at the identity provider: client id -> secret or "
         "'sha256:<hex>' (env GOVLINK_IDP_CLIENT_SECRETS as JSON; see docs/identity.md).",
     )
+    idp_clients_file: Path | None = Field(
+        default=None,
+        description="The identity provider's deployment file (TOML or JSON): halls, their "
+        "clients, the token-exchange policy, sign-in (see docs/identity.md).",
+    )
     province_identity_issuer: str | None = Field(
         default=None,
         description="Issuer (iss) of the provincial identity platform whose one-time tickets "

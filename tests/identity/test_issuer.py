@@ -253,8 +253,9 @@ def test_scope_narrowing_and_id_token(city_issuer: Issuer, person: Person) -> No
 def test_concurrent_refresh_has_one_winner(
     city_issuer: Issuer, person: Person, virtual_clock: VirtualClock
 ) -> None:
-    """Two uses of one refresh token at the same moment (the client and a thief): both are
-    answered only within the grace; after it, the next reuse revokes the family."""
+    """Four uses of one refresh token at the same moment (the client and thieves): the first
+    is answered, one replay within the grace is answered once more (a lost response), and the
+    next one is theft: refused, and the whole family is revoked (issue 9.9)."""
     import threading
 
     first = city_issuer.sign_in(person, client=COUNTY, acr=3).tokens.refresh_token
@@ -275,17 +276,27 @@ def test_concurrent_refresh_has_one_winner(
     for thread in threads:
         thread.join()
     issued = [r for r in results if isinstance(r, TokenSet)]
-    assert len(issued) == 4  # all within the grace of the first use
-    # Only the last successor is still unspent: the earlier ones were spent by the replays.
-    live = [
-        r.refresh_token
-        for r in issued
-        if isinstance(r.refresh_token, str) and city_issuer.introspect(r.refresh_token)["active"]
-    ]
-    assert len(live) == 1
-    virtual_clock.advance(60)
+    assert len(issued) == 2
+    assert sum(isinstance(r, RefreshTokenError) for r in results) == 2
+    assert city_issuer.refresh_family_revoked(first)
+    for tokens in issued:
+        assert isinstance(tokens.refresh_token, str)
+        assert not city_issuer.introspect(tokens.refresh_token)["active"]
+
+
+def test_grace_answers_a_reused_refresh_token_once(
+    city_issuer: Issuer, person: Person, virtual_clock: VirtualClock
+) -> None:
+    first = city_issuer.sign_in(person, client=COUNTY, acr=3).tokens.refresh_token
+    assert first is not None
+    city_issuer.refresh(first, COUNTY)
+    virtual_clock.advance(2)
+    again = city_issuer.refresh(first, COUNTY)  # lost response: answered once more
+    assert again.refresh_token is not None
+    assert city_issuer.introspect(again.refresh_token)["active"]
+    virtual_clock.advance(2)
     with pytest.raises(RefreshTokenError, match="reused"):
-        city_issuer.refresh(first, COUNTY)
+        city_issuer.refresh(first, COUNTY)  # still inside the grace, but a second replay
     assert city_issuer.refresh_family_revoked(first)
 
 

@@ -204,8 +204,15 @@ async def test_discovery_and_jwks(http: httpx.AsyncClient, ring: KeyRing) -> Non
     assert set(config["token_endpoint_auth_methods_supported"]) == {
         "client_secret_basic",
         "client_secret_post",
+        "private_key_jwt",
     }
     assert GRANT_TYPE in config["grant_types_supported"]
+    assert "client_credentials" in config["grant_types_supported"]
+    assert config["authorization_response_iss_parameter_supported"] is True  # RFC 9207
+    assert config["request_uri_parameter_supported"] is False
+    assert config["userinfo_endpoint"] == f"{ISSUER}/userinfo"
+    # RFC 8414: the same metadata at the OAuth location.
+    assert (await http.get("/.well-known/oauth-authorization-server")).json() == config
     assert config["acr_values_supported"] == ["2", "3", "4", "5"]
     assert set(config["id_token_signing_alg_values_supported"]) == {"ES256", "EdDSA"}
     jwks = await http.get("/jwks")
@@ -404,6 +411,16 @@ async def test_ticket_replay_refused(
     assert redirected(await authorize(http, HALL_A, challenge, ticket=low))["error"] == (
         "access_denied"
     )
+
+
+async def test_expired_ticket_refused(
+    http: httpx.AsyncClient, province_key: OKPKey, virtual_clock: VirtualClock
+) -> None:
+    ticket = province_ticket(province_key, virtual_clock)
+    virtual_clock.advance(120 + 61)  # past exp and the verifier's leeway
+    params = redirected(await authorize(http, HALL_A, pkce()[1], ticket=ticket))
+    assert params["error"] == "access_denied"
+    assert "code" not in params
 
 
 async def test_refresh_rotation_and_reuse(

@@ -4,17 +4,25 @@ from __future__ import annotations
 
 import argparse
 import ipaddress
+from typing import Any
 
 from .._clock import Clock
 from .._errors import ConfigError, ValidationError
 from .._settings import Settings
 from ..identity import (
+    Authenticator,
     ClientSecrets,
+    DevPasswordAuthenticator,
+    ExchangePolicy,
+    ExchangeRule,
+    LogoutOutbox,
     ProvincialMapping,
     RemoteJWKS,
+    TokenExchange,
     create_provider_app,
     open_city_identity,
 )
+from ..identity._config import ProviderConfig, dev_halls, load_provider_config
 from ..store import Store
 from ._context import CliContext
 
@@ -30,8 +38,44 @@ def _loopback(host: str) -> bool:
         return False
 
 
-def provincial_sign_in(settings: Settings, store: Store, clock: Clock) -> list[ProvincialMapping]:
+def _port(text: str) -> int:
+    try:
+        port = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"--port: integer: {text[:20]!r} is not a number"
+        ) from None
+    if not 1 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"--port: range: {port} is not within 1-65535")
+    return port
+
+
+def _check_bind(host: str, port: int) -> None:
+    """Fail with one clear line (exit 2) when the address cannot be listened on, instead of
+    the server's own log line and exit 1."""
+    import socket
+
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except OSError as exc:
+        raise ConfigError(f"--host: resolvable: cannot resolve {host!r} ({exc})") from None
+    family, kind, proto, _, address = infos[0]
+    with socket.socket(family, kind, proto) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind(address)
+        except OSError as exc:
+            raise ConfigError(
+                f"--port: available: cannot listen on {host}:{port} ({exc.strerror}); "
+                "is another server running there?"
+            ) from None
+
+
+def provincial_sign_in(
+    settings: Settings, store: Store, clock: Clock, city_issuer: str | None = None
+) -> list[ProvincialMapping]:
     """The provincial identity platform whose one-time tickets sign people in, if configured.
+    ``city_issuer``: the city issuer actually served (the default audience of its tickets).
 
     Raises:
         ConfigError: only one of ``province_identity_issuer`` and ``province_identity_jwks_url``
@@ -45,7 +89,7 @@ def provincial_sign_in(settings: Settings, store: Store, clock: Clock) -> list[P
             "settings province_identity_issuer and province_identity_jwks_url go together: "
             "set both (GOVLINK_PROVINCE_IDENTITY_ISSUER, GOVLINK_PROVINCE_IDENTITY_JWKS_URL)"
         )
-    audience = settings.province_identity_audience or settings.identity_issuer
+    audience = settings.province_identity_audience or city_issuer or settings.identity_issuer
     keys = RemoteJWKS(jwks_url, store=store, clock=clock)  # last-known-good kept in the store
     return [ProvincialMapping(issuer, keys, audience)]
 
@@ -61,52 +105,149 @@ def _serve(ctx: CliContext) -> int:
         )
     if args.dev and not _loopback(args.host):
         raise ConfigError("--dev serves plain HTTP with development secrets: loopback host only")
+    _check_bind(args.host, args.port)  # before any work: a busy port is one clear line
     try:
         import uvicorn  # the `server` extra
     except ImportError:
         raise ConfigError("uvicorn is not installed: pip install 'govlink[server]'") from None
     ctx.note_development_default()
+    # In development the issuer is the URL actually served (a client such as openid-client
+    # refuses discovery whose issuer differs from the URL it fetched); an explicit
+    # GOVLINK_IDENTITY_ISSUER always wins.
+    issuer = settings.identity_issuer
+    if args.dev and "identity_issuer" not in settings.model_fields_set:
+        issuer = f"http://{args.host}:{args.port}"
+    config: ProviderConfig | None = None
+    if settings.idp_clients_file is not None:
+        config = load_provider_config(settings.idp_clients_file)
+        halls = config.halls
+    elif args.dev:
+        halls = dev_halls(settings.city)
+    else:
+        raise ConfigError(
+            "no halls configured: set idp_clients_file in govlink.toml (or "
+            "GOVLINK_IDP_CLIENTS_FILE) to the identity provider's file (see docs/identity.md); "
+            "for a development server only, run `govlink idp serve --dev`"
+        )
     city = open_city_identity(
-        settings, ctx.store(), clock=ctx.clock, dev=args.dev, create_dev_passphrase=args.dev
+        settings,
+        ctx.store(),
+        clock=ctx.clock,
+        dev=args.dev,
+        create_dev_passphrase=args.dev,
+        halls=halls,
+        issuer=issuer,
     )
     if not city.keys.list_keys():
         if not args.dev:
             raise ConfigError("no signing keys: run `govlink keys init` first")
-        city.keys.init(["ES256"])
+        city.keys.init(["ES256", "RS256"])  # RS256 for ID tokens (OIDC clients expect it)
     configured = {k: v.get_secret_value() for k, v in settings.idp_client_secrets.items()}
+    needs_secret = [c.client_id for c in halls if c.auth_method != "private_key_jwt"]
     if configured:
         try:
             client_secrets = ClientSecrets.from_config(configured)
         except ValidationError as exc:
             raise ConfigError(f"setting {exc.message}") from None
+        missing = [c for c in needs_secret if c not in client_secrets.hashes]
+        if missing:
+            raise ConfigError(
+                f"setting idp_client_secrets: required: no secret for client {missing[0]!r} "
+                "(its token_endpoint_auth_method needs one)"
+            )
     elif args.dev:
-        client_secrets, plain = ClientSecrets.generate(c.client_id for c in city.halls)
+        client_secrets, plain = ClientSecrets.generate(needs_secret)
         ctx.err.print(
             "[yellow]DEVELOPMENT client secrets (generated for this run, shown once, kept "
             "nowhere; set GOVLINK_IDP_CLIENT_SECRETS for production):[/yellow]"
         )
         for client_id, secret in plain.items():
             ctx.err.print(f"  {client_id}  {secret}", markup=False)
-    else:
+    elif needs_secret:
         raise ConfigError(
             "no client secrets: set GOVLINK_IDP_CLIENT_SECRETS (JSON: client id -> secret or "
             "'sha256:<hex>') or idp_client_secrets in govlink.toml"
         )
-    provinces = provincial_sign_in(settings, ctx.store(), ctx.clock)
+    else:
+        client_secrets = ClientSecrets({})
+    provinces = provincial_sign_in(settings, ctx.store(), ctx.clock, issuer)
     if not provinces:
         ctx.err.print(
             "[yellow]no provincial identity platform configured "
             "(GOVLINK_PROVINCE_IDENTITY_ISSUER, GOVLINK_PROVINCE_IDENTITY_JWKS_URL): "
             "/authorize can sign no one in; refresh, exchange and logout still work[/yellow]"
         )
+    if config is not None:
+        policy = config.exchange_policy(issuer, [p.issuer for p in provinces])
+    else:
+        # Development: every hall may exchange within the city, and provincial tokens
+        # (trust level 3 and up) become city tokens.
+        policy = ExchangePolicy(
+            (ExchangeRule(issuer), *(ExchangeRule(p.issuer, min_acr=3) for p in provinces))
+        )
+    exchange = TokenExchange(city.issuer, policy, provinces=provinces)
+    authenticator: Authenticator | None = None
+    throttle: dict[str, Any] = {}
+    if config is not None:
+        throttle = {"max_failures": config.max_failures, "failure_window": config.failure_window}
+        if config.authenticator == "dev_password":
+            if not args.dev:
+                raise ConfigError(
+                    "identity provider file: sign_in.authenticator: development_only: the "
+                    "built-in password page is for `govlink idp serve --dev` only"
+                )
+            try:
+                authenticator = DevPasswordAuthenticator(config.dev_users)
+            except ValidationError as exc:
+                raise ConfigError(f"identity provider file: sign_in.users: {exc.message}") from None
     app = create_provider_app(
-        city, client_secrets=client_secrets, provinces=provinces, secure_cookies=not args.dev
+        city,
+        client_secrets=client_secrets,
+        exchange=exchange,
+        secure_cookies=not args.dev,
+        authenticator=authenticator,
+        **throttle,
     )
     ctx.err.print(
-        f"identity provider {settings.identity_issuer} serving on http://{args.host}:{args.port}",
+        f"identity provider {issuer} serving on http://{args.host}:{args.port} "
+        f"({len(halls)} halls, {len(policy.rules)} exchange rules)",
         markup=False,
     )
-    uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
+    uvicorn.run(
+        app,
+        host=args.host,
+        port=args.port,
+        log_level="warning",
+        # The sign-in throttle counts failures per client address: behind a load balancer,
+        # trust its X-Forwarded-For (only from the addresses named here).
+        proxy_headers=True,
+        forwarded_allow_ips=args.forwarded_allow_ips,
+    )
+    return 0
+
+
+def _logout_status(ctx: CliContext) -> int:
+    from datetime import UTC, datetime
+
+    rows = LogoutOutbox(ctx.store(), clock=ctx.clock).status(include_delivered=ctx.args.all)
+    data = [
+        {
+            "hall": r.client_id,
+            "state": r.state,
+            "attempts": r.attempts,
+            "next_at": r.next_at,
+            "expires_at": r.expires_at,
+            "last_error": r.last_error,
+        }
+        for r in rows
+    ]
+    lines = [
+        f"{r.state:9} {r.client_id:24} attempts={r.attempts} "
+        f"next={datetime.fromtimestamp(r.next_at, UTC):%Y-%m-%d %H:%M:%S}Z "
+        f"error={r.last_error or '-'}"
+        for r in rows
+    ]
+    ctx.emit(data, "\n".join(lines) or "no back-channel logout pending or failed")
     return 0
 
 
@@ -124,11 +265,25 @@ def register(
     sub = parser.add_subparsers(dest="idp_command", metavar="ACTION", required=True)
     serve = sub.add_parser("serve", parents=[common], help="serve the identity provider")
     serve.add_argument("--host", default="127.0.0.1", help="address to bind (127.0.0.1)")
-    serve.add_argument("--port", type=int, default=8600, help="port to bind (8600)")
+    serve.add_argument("--port", type=_port, default=8600, help="port to bind (8600)")
     serve.add_argument(
         "--dev",
         action="store_true",
         help="development server: generated key passphrase and client secrets, cookies "
         "without Secure (loopback only)",
     )
+    serve.add_argument(
+        "--forwarded-allow-ips",
+        default="127.0.0.1",
+        metavar="IPS",
+        help="comma-separated proxy addresses whose X-Forwarded-For names the client "
+        "(127.0.0.1; '*' trusts any)",
+    )
     serve.set_defaults(func=_serve)
+    status = sub.add_parser(
+        "logout-status",
+        parents=[common],
+        help="back-channel logout notices pending or failed (from the store)",
+    )
+    status.add_argument("--all", action="store_true", help="include delivered notices")
+    status.set_defaults(func=_logout_status)

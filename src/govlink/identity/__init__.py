@@ -18,6 +18,7 @@
 from __future__ import annotations
 
 from ._city import CityIdentity, key_protector, open_city_identity
+from ._config import DevUser, ProviderConfig, dev_halls, load_provider_config
 from ._errors import (
     AlgorithmNotAllowed,
     CritNotUnderstood,
@@ -79,6 +80,7 @@ from ._keys import (
     RolloverPolicy,
     SigningKey,
 )
+from ._logout import LogoutDeliveryStatus, LogoutOutbox
 from ._logout_receiver import (
     BackchannelLogoutReceiver,
     LogoutEvent,
@@ -88,6 +90,14 @@ from ._logout_receiver import (
 from ._provider import ClientSecrets, create_provider_app
 from ._revocation import RevocationRegistry
 from ._schema import IDENTITY_SCHEMA
+from ._signin import (
+    Authentication,
+    Authenticator,
+    DevPasswordAuthenticator,
+    ProvincialTicketAuthenticator,
+    SignInFailed,
+    SignInThrottle,
+)
 from ._subjects import ACR_LEVELS, LegalPerson, Person, Staff, Subject
 from ._verifier import (
     ACCESS_TOKEN_TYPES,
@@ -116,11 +126,15 @@ __all__ = [
     "TOKEN_TYPE_ACCESS",
     "TOKEN_TYPE_JWT",
     "AlgorithmNotAllowed",
+    "Authentication",
+    "Authenticator",
     "BackchannelLogoutReceiver",
     "CityIdentity",
     "Client",
     "ClientSecrets",
     "CritNotUnderstood",
+    "DevPasswordAuthenticator",
+    "DevUser",
     "DuplicateMember",
     "EmbeddedKeyRefused",
     "ExchangeError",
@@ -146,8 +160,10 @@ __all__ = [
     "KeyState",
     "LegalPerson",
     "LocalKeySource",
+    "LogoutDeliveryStatus",
     "LogoutEvent",
     "LogoutNotice",
+    "LogoutOutbox",
     "MalformedToken",
     "MemoryReplayGuard",
     "MissingToken",
@@ -156,7 +172,9 @@ __all__ = [
     "PassphraseProtector",
     "Person",
     "PrivateKeyProtector",
+    "ProviderConfig",
     "ProvincialMapping",
+    "ProvincialTicketAuthenticator",
     "RefreshTokenError",
     "RemoteJWKS",
     "ReplayGuard",
@@ -166,6 +184,8 @@ __all__ = [
     "Session",
     "SessionEnded",
     "SignIn",
+    "SignInFailed",
+    "SignInThrottle",
     "SigningKey",
     "Staff",
     "StoreReplayGuard",
@@ -191,7 +211,9 @@ __all__ = [
     "b64url_encode",
     "bearer_token",
     "create_provider_app",
+    "dev_halls",
     "key_protector",
+    "load_provider_config",
     "loads_strict",
     "open_city_identity",
     "receive_backchannel_logout",

@@ -69,11 +69,17 @@ def open_city_identity(
     dev: bool = False,
     create_dev_passphrase: bool = False,
     token_policy: TokenPolicy | None = None,
+    halls: HallRegistry | None = None,
+    issuer: str | None = None,
 ) -> CityIdentity:
-    """Open the key ring, the hall registry (the city from the settings) and the issuer.
+    """Open the key ring, the hall registry and the issuer.
+
+    ``halls``: the halls' clients (default: those of ``idp_clients_file`` when set, else one
+    per hall of the city the settings name).
+    ``issuer``: the issuer identifier (default: ``identity_issuer`` of the settings).
 
     Raises:
-        ConfigError: no key passphrase (see :func:`key_protector`).
+        ConfigError: no key passphrase (see :func:`key_protector`), or a bad provider file.
         KeyDecryptionFailed: the passphrase does not open the stored keys.
     """
     protector, development = key_protector(settings, dev=dev, create=create_dev_passphrase)
@@ -84,13 +90,21 @@ def open_city_identity(
         clock=clock,
         policy=RolloverPolicy(max_token_lifetime=policy.max_token_lifetime),
     )
-    halls = HallRegistry.for_city(settings.city)
-    issuer = Issuer(
-        issuer=settings.identity_issuer,
+    if halls is not None:
+        registry = halls
+    elif settings.idp_clients_file is not None:
+        # The same halls as `idp serve`, so `token issue --audience` knows them too.
+        from ._config import load_provider_config
+
+        registry = load_provider_config(settings.idp_clients_file).halls
+    else:
+        registry = HallRegistry.for_city(settings.city)
+    core = Issuer(
+        issuer=issuer or settings.identity_issuer,
         keys=ring,
-        halls=halls,
+        halls=registry,
         store=store,
         clock=clock,
         policy=policy,
     )
-    return CityIdentity(ring, halls, issuer, development)
+    return CityIdentity(ring, registry, core, development)

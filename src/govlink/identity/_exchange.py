@@ -18,7 +18,7 @@ or ``invalid_scope``.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Final
 
 from .._clock import Clock
@@ -27,7 +27,7 @@ from ._halls import Client
 from ._issuer import Issuer, TokenSet
 from ._jose import b64url_decode, loads_strict
 from ._subjects import ACR_LEVELS
-from ._verifier import KeySource, TrustedIssuer, VerifiedToken, Verifier
+from ._verifier import KeySource, StoreReplayGuard, TrustedIssuer, VerifiedToken, Verifier
 
 __all__ = [
     "GRANT_TYPE",
@@ -170,6 +170,9 @@ class TokenExchange:
             [issuer.trusted(), *(p.trusted() for p in self.provinces.values())],
             clock=self.clock,
             cache_size=0,
+            # One-time tokens (provincial tickets) are remembered in the store: a ticket used
+            # at one provider process is refused at every other one and after a restart.
+            replay_guard=StoreReplayGuard(issuer.store, self.clock),
         )
 
     def exchange(
@@ -234,8 +237,13 @@ class TokenExchange:
             raise ExchangeError("invalid_scope", "no scope left to grant")
         granted = " ".join(sorted(allowed))
         if province is not None:
-            return self._from_province(province, verified, rule, target, granted)
-        return self._within_city(verified, rule, requester, target, granted)
+            tokens = self._from_province(province, verified, rule, target, granted)
+        else:
+            tokens = self._within_city(verified, rule, requester, target, granted)
+        # RFC 8693 issues the requested token (an access token) and nothing else: an ID token
+        # would be addressed to the target hall, not to the client that receives it (Node's
+        # openid-client rightly refuses a token response whose id_token aud is another client).
+        return replace(tokens, id_token=None, refresh_token=None)
 
     @staticmethod
     def _peek_issuer(token: str) -> str:

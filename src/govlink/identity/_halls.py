@@ -18,7 +18,7 @@ from .._errors import ValidationError
 from ..domain import RegionRegistry, default_regions
 from ._errors import UnknownHall
 
-__all__ = ["DEFAULT_SCOPES", "Client", "HallRegistry"]
+__all__ = ["ALL_GRANTS", "AUTH_METHODS", "DEFAULT_SCOPES", "Client", "HallRegistry"]
 
 #: Scopes a demo hall client may receive.
 DEFAULT_SCOPES: Final = frozenset({"openid", "profile", "cases:read", "cases:write", "items:read"})
@@ -29,6 +29,10 @@ _GRANTS: Final = frozenset(
         "urn:ietf:params:oauth:grant-type:token-exchange",
     }
 )
+#: Every grant a client may be registered for (``client_credentials`` only when asked for).
+ALL_GRANTS: Final = _GRANTS | {"client_credentials"}
+#: Client authentication methods at the token, revocation and introspection endpoints.
+AUTH_METHODS: Final = ("client_secret_basic", "client_secret_post", "private_key_jwt")
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,6 +51,13 @@ class Client:
     redirect_uris: tuple[str, ...] = ()
     backchannel_logout_uri: str | None = None
     extra: Mapping[str, Any] = field(default_factory=dict, repr=False)
+    #: Where ``/logout`` may send the browser back (default: the redirect URIs).
+    post_logout_redirect_uris: tuple[str, ...] = ()
+    #: How the client authenticates (``client_secret_basic``, ``client_secret_post`` — both
+    #: accepted for either — or ``private_key_jwt`` with ``jwks``).
+    auth_method: str = "client_secret_basic"
+    #: Public keys for ``private_key_jwt`` (RFC 7523), a JWKS ``{"keys": [...]}``.
+    jwks: Mapping[str, Any] | None = field(default=None, repr=False)
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready description of the client."""
@@ -59,6 +70,8 @@ class Client:
             "grant_types": sorted(self.grant_types),
             "redirect_uris": list(self.redirect_uris),
             "backchannel_logout_uri": self.backchannel_logout_uri,
+            "post_logout_redirect_uris": list(self.post_logout_redirect_uris),
+            "token_endpoint_auth_method": self.auth_method,
         }
 
 

@@ -127,6 +127,13 @@ class LogoutNotice:
     logout_token: str
 
 
+_SELECT_REFRESH: Final = (
+    "SELECT t.family_id, t.expires_at, t.spent_at, t.replaced_by, t.grace_used_at, "
+    "f.sid, f.client_id, f.scope, f.revoked_at FROM identity_refresh_tokens t "
+    "JOIN identity_refresh_families f ON f.family_id = t.family_id WHERE t.token_hash = ?"
+)
+
+
 def _hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
@@ -148,6 +155,7 @@ class Issuer:
         clock: Clock = system_clock,
         policy: TokenPolicy | None = None,
         alg: str | None = None,
+        id_token_alg: str | None = None,
     ) -> None:
         self.issuer = issuer
         self.keys = keys
@@ -156,6 +164,9 @@ class Issuer:
         self.clock = clock
         self.policy = policy or TokenPolicy()
         self.alg = alg
+        #: The algorithm of ID tokens (OIDC clients expect RS256 unless registered otherwise);
+        #: access tokens keep ``alg``, the ring's preferred algorithm.
+        self.id_token_alg = id_token_alg
         ensure_schema(store)
         self.revocations = RevocationRegistry(store, clock=clock)
         self._secret = self._subject_secret()
@@ -392,15 +403,16 @@ class Issuer:
             }
             if nonce is not None:
                 id_claims["nonce"] = nonce
-            id_token = self.keys.sign(id_claims, "JWT", self.alg)
+            id_token = self.keys.sign(id_claims, "JWT", self.id_token_alg or self.alg)
         refresh_token = None
         if refresh and "refresh_token" in hall.grant_types:
             refresh_token = self._new_refresh(conn, session, hall, granted, family_id)
-        conn.execute(
-            "INSERT INTO identity_session_clients (sid, client_id, first_at) VALUES (?, ?, ?) "
-            "ON CONFLICT (sid, client_id) DO NOTHING",
-            (session.sid, hall.client_id, float(now)),
-        )
+        if family_id is None:  # a rotation: this hall is already recorded for the session
+            conn.execute(
+                "INSERT INTO identity_session_clients (sid, client_id, first_at) "
+                "VALUES (?, ?, ?) ON CONFLICT (sid, client_id) DO NOTHING",
+                (session.sid, hall.client_id, float(now)),
+            )
         return TokenSet(
             access_token=access_token,
             expires_in=int(policy.access_ttl),
@@ -409,6 +421,49 @@ class Issuer:
             client_id=hall.client_id,
             id_token=id_token,
             refresh_token=refresh_token,
+        )
+
+    def client_tokens(
+        self, client: str, *, audience: str | None = None, scope: str | None = None
+    ) -> TokenSet:
+        """``client_credentials``: an access token for a hall's back end acting as itself —
+        no person, no session: ``sub`` is the client id and ``subject_type`` is ``client``.
+        ``audience`` (a hall; default the client's own) receives it, with the scopes both
+        halls allow (``openid``/``profile`` never: there is nobody to describe).
+
+        Raises:
+            UnknownHall: ``client`` or ``audience`` names no hall.
+            ValidationError: no scope is left to grant (field ``scope``).
+        """
+        from .._errors import ValidationError
+
+        hall = self.halls.resolve(client)
+        target = self.halls.resolve(audience) if audience else hall
+        allowed = (hall.scopes & target.scopes) - {"openid", "profile"}
+        granted = allowed if scope is None else frozenset(scope.split()) & allowed
+        if not granted:
+            raise ValidationError(
+                "no scope both halls allow", field="scope", rule="client_credentials_scope"
+            )
+        now = int(self.clock.time())
+        scope_text = " ".join(sorted(granted))
+        claims = {
+            "iss": self.issuer,
+            "sub": hall.client_id,
+            "aud": target.audience,
+            "iat": now,
+            "exp": now + int(self.policy.access_ttl),
+            "jti": uuid.uuid4().hex,
+            "client_id": hall.client_id,
+            "scope": scope_text,
+            "subject_type": "client",
+        }
+        return TokenSet(
+            access_token=self.keys.sign(claims, "at+jwt", self.alg),
+            expires_in=int(self.policy.access_ttl),
+            scope=scope_text,
+            session_id="",
+            client_id=hall.client_id,
         )
 
     # -- refresh tokens ------------------------------------------------------------------------
@@ -455,23 +510,25 @@ class Issuer:
         token_hash = _hash(refresh_token)
         reuse: RefreshTokenError | None = None
         with self.store.transaction() as conn:
-            # Take the token's row lock first (a no-op update; SQLite's write transaction
-            # already serialises), so concurrent uses of one refresh token — the client and a
-            # thief, or replays — are decided one after another on every backend.
-            conn.execute(
-                "UPDATE identity_refresh_tokens SET replaced_by = replaced_by WHERE token_hash = ?",
-                (token_hash,),
-            )
-            row = conn.fetchone(
-                "SELECT t.family_id, t.expires_at, t.spent_at, t.replaced_by, f.sid, "
-                "f.client_id, f.scope, f.revoked_at FROM identity_refresh_tokens t "
-                "JOIN identity_refresh_families f ON f.family_id = t.family_id "
-                "WHERE t.token_hash = ?",
-                (token_hash,),
-            )
+            # Read under the token's row lock (PostgreSQL: FOR UPDATE; SQLite's write
+            # transaction already serialises), so concurrent uses of one refresh token — the
+            # client and a thief, or replays — are decided one after another on every backend.
+            # Both rows are locked, so a family revoked meanwhile is seen after the wait.
+            select = _SELECT_REFRESH + (" FOR UPDATE" if conn.dialect == "postgresql" else "")
+            row = conn.fetchone(select, (token_hash,))
             if row is None:
                 raise RefreshTokenError("invalid_grant", "unknown refresh token")
-            family_id, expires_at, spent_at, replaced_by, sid, client_id, scope, revoked = row
+            (
+                family_id,
+                expires_at,
+                spent_at,
+                replaced_by,
+                grace_used,
+                sid,
+                client_id,
+                scope,
+                revoked,
+            ) = row
             if revoked is not None:
                 raise RefreshTokenError("invalid_grant", "refresh token family revoked")
             if client_id != hall.client_id:
@@ -484,13 +541,19 @@ class Issuer:
                     (now, token_hash),
                 )
             else:
-                if now - float(spent_at) > self.policy.refresh_grace:
+                # The grace answers one lost response, once: a second replay (or one after
+                # the grace) is treated as theft.
+                if grace_used is not None or now - float(spent_at) > self.policy.refresh_grace:
                     self._revoke_family(conn, family_id, "reuse")
                     reuse = RefreshTokenError(
                         "invalid_grant", "refresh token reused: its family is revoked"
                     )
                 else:
                     # Lost response: the successor was never received; spend it instead.
+                    conn.execute(
+                        "UPDATE identity_refresh_tokens SET grace_used_at = ? WHERE token_hash = ?",
+                        (now, token_hash),
+                    )
                     conn.execute(
                         "UPDATE identity_refresh_tokens SET spent_at = ? "
                         "WHERE token_hash = ? AND spent_at IS NULL",
@@ -516,6 +579,32 @@ class Issuer:
             "WHERE family_id = ? AND revoked_at IS NULL",
             (self.clock.time(), reason, family_id),
         )
+
+    def revoke_issued(self, conn: Connection, issued: Mapping[str, Any]) -> None:
+        """Revoke what :meth:`issued_record` described, inside the caller's transaction
+        (the provider uses it when an authorization code is replayed)."""
+        jti, exp = issued.get("jti"), issued.get("exp")
+        if isinstance(jti, str) and isinstance(exp, (int, float)):
+            self.revocations.revoke("jti", jti, expires_at=float(exp) + 3600, conn=conn)
+        refresh = issued.get("refresh")
+        if isinstance(refresh, str):
+            family = conn.scalar(
+                "SELECT family_id FROM identity_refresh_tokens WHERE token_hash = ?", (refresh,)
+            )
+            if family is not None:
+                self._revoke_family(conn, family, "code_replayed")
+
+    @staticmethod
+    def issued_record(tokens: TokenSet) -> dict[str, Any]:
+        """What identifies ``tokens`` for a later revocation, without the tokens themselves:
+        the access token's ``jti`` and ``exp`` and the refresh token's hash."""
+        from ._jose import b64url_decode, loads_strict
+
+        claims = loads_strict(b64url_decode(tokens.access_token.split(".")[1]))
+        record: dict[str, Any] = {"jti": claims.get("jti"), "exp": claims.get("exp")}
+        if tokens.refresh_token:
+            record["refresh"] = _hash(tokens.refresh_token)
+        return record
 
     def refresh_family_revoked(self, refresh_token: str) -> bool:
         """Whether the family of ``refresh_token`` is revoked (for operators and tests)."""

@@ -289,6 +289,10 @@ class KeyRing:
                 self._keys = keys
                 self._changed()
 
+    def needs_reload(self) -> bool:
+        """Whether the next signature will first re-read the keys from the store."""
+        return self.clock.monotonic() - self._loaded_at >= self.reload_interval
+
     def reload_if_older(self, seconds: float | None = None) -> None:
         """Reload when the keys were last read more than ``seconds`` (default
         ``reload_interval``) ago."""

@@ -82,6 +82,66 @@ CREATE TABLE identity_used_jti (
 );
 """
 
+# Version 2: the provider's own state, so that any process behind a load balancer can answer
+# any request and a restart signs nobody out (authorization codes, SSO cookies), plus the
+# once-only grace answer of a spent refresh token.
+_V2 = """
+CREATE TABLE identity_auth_codes (
+    code_hash    TEXT PRIMARY KEY,
+    client_id    TEXT NOT NULL,
+    redirect_uri TEXT NOT NULL,
+    challenge    TEXT NOT NULL,
+    scope        TEXT NOT NULL,
+    nonce        TEXT,
+    sid          TEXT NOT NULL,
+    expires_at   {real} NOT NULL,
+    used_at      {real},
+    issued       TEXT
+);
+CREATE INDEX identity_auth_codes_expiry ON identity_auth_codes (expires_at);
+CREATE TABLE identity_sso_cookies (
+    cookie_hash TEXT PRIMARY KEY,
+    sid         TEXT NOT NULL,
+    expires_at  {real} NOT NULL
+);
+CREATE INDEX identity_sso_cookies_sid ON identity_sso_cookies (sid);
+ALTER TABLE identity_refresh_tokens ADD COLUMN grace_used_at {real};
+"""
+
+# Version 3: the built-in sign-in page's parked requests (with their CSRF token) and the
+# failed-attempt counts that throttle it, in the store so that limits hold across processes.
+_V3 = """
+CREATE TABLE identity_signin_requests (
+    request_hash TEXT PRIMARY KEY,
+    params       TEXT NOT NULL,
+    csrf_hash    TEXT NOT NULL,
+    expires_at   {real} NOT NULL
+);
+CREATE TABLE identity_signin_failures (
+    key TEXT NOT NULL,
+    at  {real} NOT NULL
+);
+CREATE INDEX identity_signin_failures_key ON identity_signin_failures (key, at);
+"""
+
+# Version 4: back-channel logout notices waiting for delivery (retried until their logout
+# token expires; a restart does not drop them).
+_V4 = """
+CREATE TABLE identity_logout_deliveries (
+    delivery_id  TEXT PRIMARY KEY,
+    client_id    TEXT NOT NULL,
+    uri          TEXT NOT NULL,
+    logout_token TEXT NOT NULL,
+    expires_at   {real} NOT NULL,
+    next_at      {real} NOT NULL,
+    attempts     INTEGER NOT NULL,
+    state        TEXT NOT NULL,
+    last_error   TEXT,
+    delivered_at {real}
+);
+CREATE INDEX identity_logout_deliveries_due ON identity_logout_deliveries (state, next_at);
+"""
+
 IDENTITY_SCHEMA = Schema(
     "identity",
     (
@@ -90,6 +150,24 @@ IDENTITY_SCHEMA = Schema(
             "keys, sessions, refresh families, revocations, JWKS cache, used jti",
             _V1.format(real="REAL"),
             _V1.format(real="DOUBLE PRECISION"),
+        ),
+        Migration(
+            2,
+            "provider state: authorization codes, SSO cookies, refresh grace used",
+            _V2.format(real="REAL"),
+            _V2.format(real="DOUBLE PRECISION"),
+        ),
+        Migration(
+            3,
+            "sign-in page: parked requests, failed attempts",
+            _V3.format(real="REAL"),
+            _V3.format(real="DOUBLE PRECISION"),
+        ),
+        Migration(
+            4,
+            "back-channel logout deliveries",
+            _V4.format(real="REAL"),
+            _V4.format(real="DOUBLE PRECISION"),
         ),
     ),
 )
