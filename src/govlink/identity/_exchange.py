@@ -18,7 +18,7 @@ or ``invalid_scope``.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Final
 
 from .._clock import Clock
@@ -185,7 +185,8 @@ class TokenExchange:
         scope: str | None = None,
         requested_token_type: str | None = None,
     ) -> TokenSet:
-        """Exchange ``subject_token`` (held by hall ``client``) for a token for ``audience``.
+        """Exchange ``subject_token`` (held by hall ``client``) for a token for ``audience``:
+        an access token only (no ID token, no refresh token).
 
         Raises:
             ExchangeError: with the RFC 8693 / RFC 6749 ``error``.
@@ -237,8 +238,13 @@ class TokenExchange:
             raise ExchangeError("invalid_scope", "no scope left to grant")
         granted = " ".join(sorted(allowed))
         if province is not None:
-            return self._from_province(province, verified, rule, target, granted)
-        return self._within_city(verified, rule, requester, target, granted)
+            tokens = self._from_province(province, verified, rule, target, granted)
+        else:
+            tokens = self._within_city(verified, rule, requester, target, granted)
+        # RFC 8693 issues the one token requested (an access token for the target). An ID
+        # token is addressed to the target hall as a client: handed to the requesting hall it
+        # would be another hall's sign-in, and OIDC clients (openid-client) refuse the answer.
+        return replace(tokens, id_token=None, refresh_token=None)
 
     @staticmethod
     def _peek_issuer(token: str) -> str:
