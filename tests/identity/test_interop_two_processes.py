@@ -22,6 +22,7 @@ import itertools
 import json
 import os
 import re
+import shutil
 import socket
 import subprocess
 import sys
@@ -391,6 +392,11 @@ def test_authlib_against_two_processes(deployment: Deployment) -> None:
         assert to_hall.status_code == 200, to_hall.text
         hall_b_token = to_hall.json()["access_token"]
         assert to_hall.json()["issued_token_type"] == ACCESS_TOKEN_TYPE
+        # Only the access token asked for: an ID token addressed to hall-370503 handed to
+        # hall-370502 would let it pose as that hall's sign-in (openid-client refuses it).
+        assert set(to_hall.json()) >= {"access_token", "token_type", "issued_token_type"}
+        assert "id_token" not in to_hall.json()
+        assert "refresh_token" not in to_hall.json()
         hall_b_claims = _claims(hall_b_token)
         assert hall_b_claims["aud"] == "hall-370503"
         assert hall_b_claims["sid"] == _claims(rotated["access_token"])["sid"]
@@ -403,6 +409,7 @@ def test_authlib_against_two_processes(deployment: Deployment) -> None:
             token_url, data=from_province, auth=("hall-370502", SECRETS["hall-370502"])
         )
         assert city.status_code == 200, city.text
+        assert "id_token" not in city.json()
         city_claims = _claims(city.json()["access_token"])
         assert city_claims["iss"] == issuer
         assert city_claims["aud"] == "hall-370503"
@@ -456,6 +463,93 @@ def test_authlib_against_two_processes(deployment: Deployment) -> None:
         ]
 
     # The flows really crossed processes.
+    assert balancer.served_by("POST", "/token", start) == {0, 1}
+    assert balancer.served_by("POST", "/introspect", start) == {0, 1}
+    assert balancer.served_by("GET", "/authorize", start) == {0, 1}
+
+
+# -- openid-client (Node) ----------------------------------------------------------------------
+
+NODE_HOW = (
+    "the openid-client interop test needs Node.js >= 20.19 and npm on PATH "
+    "(Debian: apt-get install nodejs npm); it runs `npm ci` in tests/identity/node itself"
+)
+
+
+@pytest.fixture(scope="module")
+def node() -> str:
+    """The ``node`` executable, with tests/identity/node's packages installed (``npm ci``
+    from the lock file when node_modules is missing). Skips without Node/npm, fails under CI."""
+    node, npm = shutil.which("node"), shutil.which("npm")
+    if node is None or npm is None:
+        if CI:
+            pytest.fail(f"CI=true but Node.js/npm is missing: {NODE_HOW}")
+        pytest.skip(NODE_HOW)
+    if not (NODE_DIR / "node_modules" / "openid-client").is_dir():
+        install = subprocess.run(
+            [npm, "ci", "--no-audit", "--no-fund"],
+            cwd=NODE_DIR,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        assert install.returncode == 0, f"npm ci failed:\n{install.stdout}\n{install.stderr}"
+    return node
+
+
+def test_openid_client_against_two_processes(deployment: Deployment, node: str) -> None:
+    issuer, balancer = deployment.issuer, deployment.balancer
+    start = len(balancer.log)
+    given = {
+        "issuer": issuer,
+        "secrets": SECRETS,
+        "username": "lisi",
+        "password": PASSWORD,
+        "redirect_uri": REDIRECT,
+        "post_logout_redirect_uri": SIGNED_OUT,
+        "ticket": deployment.province.ticket(issuer, "province-subject-lisi"),
+    }
+    run = subprocess.run(
+        [node, "interop.mjs"],
+        cwd=NODE_DIR,
+        input=json.dumps(given),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert run.returncode == 0, run.stderr
+    out = json.loads(run.stdout)
+
+    assert out["discovered_issuer"] == issuer
+    assert out["callback_iss"] == issuer  # RFC 9207, also checked by openid-client
+    id_token = out["id_token"]  # verified by openid-client (signature, iss, aud, nonce)
+    assert id_token["iss"] == issuer
+    assert id_token["aud"] == "hall-370502"
+    assert id_token["acr"] == "3"
+    assert out["refresh_rotated"] is True
+    assert out["refresh_access_changed"] is True
+    assert out["userinfo"]["sub"] == id_token["sub"]
+    assert out["userinfo"]["masked_id"] == "3705**********0017"
+    assert "370502198001010017" not in run.stdout
+    assert out["introspection"]["active"] is True
+    assert out["introspection"]["sub"] == id_token["sub"]
+    exchanged = out["exchanged"]
+    assert exchanged["aud"] == "hall-370503"
+    assert exchanged["sid"] == out["subject_sid"]
+    assert exchanged["issued"] == ACCESS_TOKEN_TYPE
+    province = out["province_exchanged"]
+    assert (province["iss"], province["aud"], province["acr"]) == (issuer, "hall-370503", "4")
+    assert out["province_replay"] == "invalid_grant"
+    machine = out["client_credentials"]
+    assert (machine["sub"], machine["subject_type"]) == ("hall-370503", "client")
+    assert machine["refresh"] is None
+    assert out["after_revocation"] == [False, False]
+    assert out["old_refresh"] == "invalid_grant"
+    assert out["family_after_reuse"] == "invalid_grant"
+    assert out["end_session"] == {"status": 303, "location": SIGNED_OUT}
+    assert out["after_logout"] == ["login_required", "login_required"]
+    assert out["access_after_logout"] is False
+
     assert balancer.served_by("POST", "/token", start) == {0, 1}
     assert balancer.served_by("POST", "/introspect", start) == {0, 1}
     assert balancer.served_by("GET", "/authorize", start) == {0, 1}
