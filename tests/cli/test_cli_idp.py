@@ -195,3 +195,25 @@ def test_a_non_utf8_clients_file_is_a_config_error(
     monkeypatch.setenv("GOVLINK_IDP_CLIENTS_FILE", str(path))
     assert main(["idp", "serve"]) == 2
     assert "must be UTF-8" in capsys.readouterr().err
+
+
+def test_a_busy_port_is_one_clear_line(home: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        code = main(["idp", "serve", "--dev", "--port", str(port), "--home", str(home)])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert f"cannot listen on 127.0.0.1:{port}" in err
+    assert "Traceback" not in err
+
+
+@pytest.mark.parametrize("port", ["99999", "0", "http"])
+def test_a_bad_port_is_a_usage_error(port: str, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        main(["idp", "serve", "--dev", "--port", port])
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert "--port" in err
+    assert "Traceback" not in err

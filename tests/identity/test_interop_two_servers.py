@@ -5,120 +5,21 @@ client_credentials, token exchange, userinfo, introspection, revocation, end-ses
 
 from __future__ import annotations
 
-import contextlib
-import json
-import os
 import re
-import socket
-import subprocess
-import sys
 import time
 import uuid
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
+from identity_helpers import IDP_SECRETS as SECRETS
 
 from govlink._http import OAuth2Client, httpx
 
 pytestmark = [pytest.mark.server, pytest.mark.postgres]
 
-PASSPHRASE = "interop passphrase for two servers"
-SECRETS = {"hall-370502": "secret-a-0123456789", "hall-370503": "secret-b-0123456789"}
 REDIRECT = "http://127.0.0.1:9/callback"  # loopback: any port (RFC 8252)
 EXCHANGE = "urn:ietf:params:oauth:grant-type:token-exchange"
-PROVIDER_FILE = """
-[[halls]]
-client_id = "hall-370502"
-hall_code = "370502"
-redirect_uris = ["http://127.0.0.1/callback"]
-post_logout_redirect_uris = ["http://127.0.0.1/signed-out"]
-grant_types = ["authorization_code", "refresh_token", "client_credentials",
-               "urn:ietf:params:oauth:grant-type:token-exchange"]
-
-[[halls]]
-client_id = "hall-370503"
-hall_code = "370503"
-redirect_uris = ["http://127.0.0.1/callback"]
-grant_types = ["authorization_code", "refresh_token", "client_credentials"]
-
-[[exchange]]
-subject_issuer = "city"
-clients = ["hall-370502"]
-audiences = ["hall-370503"]
-
-[sign_in]
-authenticator = "dev_password"
-[[sign_in.users]]
-username = "zhangsan"
-password = "correct horse battery"
-id_number = "11010519491231002X"
-name = "张三"
-acr = "3"
-"""
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-@pytest.fixture
-def servers(postgres_url: str, tmp_path: Path) -> Iterator[tuple[str, str, str]]:
-    """Two provider processes on one PostgreSQL schema; returns (issuer, url A, url B)."""
-    import psycopg
-
-    schema = f"idp_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(postgres_url, autocommit=True) as admin:
-        admin.execute(f"CREATE SCHEMA {schema}")
-    store = f"{postgres_url}?options=-csearch_path%3D{schema}"
-    ports = _free_port(), _free_port()
-    issuer = f"http://127.0.0.1:{ports[0]}"  # what the load balancer's public URL would be
-    (tmp_path / "idp.toml").write_text(PROVIDER_FILE, "utf-8")
-    env = {k: v for k, v in os.environ.items() if not k.startswith("GOVLINK_")}
-    env.update(
-        GOVLINK_HOME=str(tmp_path),
-        GOVLINK_STORE=store,
-        GOVLINK_KEY_PASSPHRASE=PASSPHRASE,
-        GOVLINK_IDENTITY_ISSUER=issuer,
-        GOVLINK_IDP_CLIENTS_FILE=str(tmp_path / "idp.toml"),
-        GOVLINK_IDP_CLIENT_SECRETS=json.dumps(SECRETS),
-    )
-    init = [sys.executable, "-m", "govlink", "keys", "init", "--alg", "ES256", "--alg", "RS256"]
-    subprocess.run(init, env=env, check=True, capture_output=True, timeout=120)
-    procs = [
-        subprocess.Popen(
-            [sys.executable, "-m", "govlink", "idp", "serve", "--dev", "--port", str(port)],
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        for port in ports
-    ]
-    urls = [f"http://127.0.0.1:{port}" for port in ports]
-    try:
-        for url, proc in zip(urls, procs, strict=True):
-            deadline = time.monotonic() + 60
-            while True:
-                assert proc.poll() is None, proc.communicate()[1]
-                with contextlib.suppress(httpx.TransportError):
-                    if httpx.get(f"{url}/jwks", timeout=1).status_code == 200:
-                        break
-                assert time.monotonic() < deadline, "the provider did not start"
-                time.sleep(0.2)
-        yield issuer, urls[0], urls[1]
-    finally:
-        for proc in procs:
-            proc.terminate()
-        for proc in procs:
-            proc.communicate(timeout=10)
-        with psycopg.connect(postgres_url, autocommit=True) as admin:
-            admin.execute(f"DROP SCHEMA {schema} CASCADE")
 
 
 def _client(client_id: str, **options: Any) -> Any:
@@ -138,11 +39,13 @@ def _sign_in(browser: httpx.Client, login_url: str, post_to: str) -> str:
     return done.headers["location"]
 
 
-def test_authlib_against_two_processes_on_postgresql(servers: tuple[str, str, str]) -> None:
+def test_authlib_against_two_processes_on_postgresql(
+    idp_servers: tuple[str, str, str],
+) -> None:
     from joserfc import jwt as joserfc_jwt
     from joserfc.jwk import KeySet
 
-    issuer, a, b = servers
+    issuer, a, b = idp_servers
     hall = _client(
         "hall-370502",
         redirect_uri=REDIRECT,

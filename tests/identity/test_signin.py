@@ -339,6 +339,8 @@ async def test_acr_survives_sso_and_exchange(
     )
     assert exchanged.status_code == 200, exchanged.text
     assert claims(exchanged.json()["access_token"])["acr"] == "4"
+    # Only the requested access token: an ID token would be addressed to hall B, not to A.
+    assert "id_token" not in exchanged.json()
 
 
 async def test_a_ticket_below_acr_values_is_unmet(

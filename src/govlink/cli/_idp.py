@@ -38,6 +38,39 @@ def _loopback(host: str) -> bool:
         return False
 
 
+def _port(text: str) -> int:
+    try:
+        port = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"--port: integer: {text[:20]!r} is not a number"
+        ) from None
+    if not 1 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"--port: range: {port} is not within 1-65535")
+    return port
+
+
+def _check_bind(host: str, port: int) -> None:
+    """Fail with one clear line (exit 2) when the address cannot be listened on, instead of
+    the server's own log line and exit 1."""
+    import socket
+
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except OSError as exc:
+        raise ConfigError(f"--host: resolvable: cannot resolve {host!r} ({exc})") from None
+    family, kind, proto, _, address = infos[0]
+    with socket.socket(family, kind, proto) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind(address)
+        except OSError as exc:
+            raise ConfigError(
+                f"--port: available: cannot listen on {host}:{port} ({exc.strerror}); "
+                "is another server running there?"
+            ) from None
+
+
 def provincial_sign_in(
     settings: Settings, store: Store, clock: Clock, city_issuer: str | None = None
 ) -> list[ProvincialMapping]:
@@ -72,6 +105,7 @@ def _serve(ctx: CliContext) -> int:
         )
     if args.dev and not _loopback(args.host):
         raise ConfigError("--dev serves plain HTTP with development secrets: loopback host only")
+    _check_bind(args.host, args.port)  # before any work: a busy port is one clear line
     try:
         import uvicorn  # the `server` extra
     except ImportError:
@@ -222,7 +256,7 @@ def register(
     sub = parser.add_subparsers(dest="idp_command", metavar="ACTION", required=True)
     serve = sub.add_parser("serve", parents=[common], help="serve the identity provider")
     serve.add_argument("--host", default="127.0.0.1", help="address to bind (127.0.0.1)")
-    serve.add_argument("--port", type=int, default=8600, help="port to bind (8600)")
+    serve.add_argument("--port", type=_port, default=8600, help="port to bind (8600)")
     serve.add_argument(
         "--dev",
         action="store_true",

@@ -74,11 +74,12 @@ def open_city_identity(
 ) -> CityIdentity:
     """Open the key ring, the hall registry and the issuer.
 
-    ``halls``: the halls' clients (default: one per hall of the city the settings name).
+    ``halls``: the halls' clients (default: those of ``idp_clients_file`` when set, else one
+    per hall of the city the settings name).
     ``issuer``: the issuer identifier (default: ``identity_issuer`` of the settings).
 
     Raises:
-        ConfigError: no key passphrase (see :func:`key_protector`).
+        ConfigError: no key passphrase (see :func:`key_protector`), or a bad provider file.
         KeyDecryptionFailed: the passphrase does not open the stored keys.
     """
     protector, development = key_protector(settings, dev=dev, create=create_dev_passphrase)
@@ -89,7 +90,15 @@ def open_city_identity(
         clock=clock,
         policy=RolloverPolicy(max_token_lifetime=policy.max_token_lifetime),
     )
-    registry = halls if halls is not None else HallRegistry.for_city(settings.city)
+    if halls is not None:
+        registry = halls
+    elif settings.idp_clients_file is not None:
+        # The same halls as `idp serve`, so `token issue --audience` knows them too.
+        from ._config import load_provider_config
+
+        registry = load_provider_config(settings.idp_clients_file).halls
+    else:
+        registry = HallRegistry.for_city(settings.city)
     core = Issuer(
         issuer=issuer or settings.identity_issuer,
         keys=ring,

@@ -185,8 +185,7 @@ class TokenExchange:
         scope: str | None = None,
         requested_token_type: str | None = None,
     ) -> TokenSet:
-        """Exchange ``subject_token`` (held by hall ``client``) for a token for ``audience``:
-        an access token only (no ID token, no refresh token).
+        """Exchange ``subject_token`` (held by hall ``client``) for a token for ``audience``.
 
         Raises:
             ExchangeError: with the RFC 8693 / RFC 6749 ``error``.
@@ -241,9 +240,9 @@ class TokenExchange:
             tokens = self._from_province(province, verified, rule, target, granted)
         else:
             tokens = self._within_city(verified, rule, requester, target, granted)
-        # RFC 8693 issues the one token requested (an access token for the target). An ID
-        # token is addressed to the target hall as a client: handed to the requesting hall it
-        # would be another hall's sign-in, and OIDC clients (openid-client) refuse the answer.
+        # RFC 8693 issues the requested token (an access token) and nothing else: an ID token
+        # would be addressed to the target hall, not to the client that receives it (Node's
+        # openid-client rightly refuses a token response whose id_token aud is another client).
         return replace(tokens, id_token=None, refresh_token=None)
 
     @staticmethod

@@ -127,6 +127,13 @@ class LogoutNotice:
     logout_token: str
 
 
+_SELECT_REFRESH: Final = (
+    "SELECT t.family_id, t.expires_at, t.spent_at, t.replaced_by, t.grace_used_at, "
+    "f.sid, f.client_id, f.scope, f.revoked_at FROM identity_refresh_tokens t "
+    "JOIN identity_refresh_families f ON f.family_id = t.family_id WHERE t.token_hash = ?"
+)
+
+
 def _hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
@@ -400,11 +407,12 @@ class Issuer:
         refresh_token = None
         if refresh and "refresh_token" in hall.grant_types:
             refresh_token = self._new_refresh(conn, session, hall, granted, family_id)
-        conn.execute(
-            "INSERT INTO identity_session_clients (sid, client_id, first_at) VALUES (?, ?, ?) "
-            "ON CONFLICT (sid, client_id) DO NOTHING",
-            (session.sid, hall.client_id, float(now)),
-        )
+        if family_id is None:  # a rotation: this hall is already recorded for the session
+            conn.execute(
+                "INSERT INTO identity_session_clients (sid, client_id, first_at) "
+                "VALUES (?, ?, ?) ON CONFLICT (sid, client_id) DO NOTHING",
+                (session.sid, hall.client_id, float(now)),
+            )
         return TokenSet(
             access_token=access_token,
             expires_in=int(policy.access_ttl),
@@ -502,20 +510,12 @@ class Issuer:
         token_hash = _hash(refresh_token)
         reuse: RefreshTokenError | None = None
         with self.store.transaction() as conn:
-            # Take the token's row lock first (a no-op update; SQLite's write transaction
-            # already serialises), so concurrent uses of one refresh token — the client and a
-            # thief, or replays — are decided one after another on every backend.
-            conn.execute(
-                "UPDATE identity_refresh_tokens SET replaced_by = replaced_by WHERE token_hash = ?",
-                (token_hash,),
-            )
-            row = conn.fetchone(
-                "SELECT t.family_id, t.expires_at, t.spent_at, t.replaced_by, t.grace_used_at, "
-                "f.sid, f.client_id, f.scope, f.revoked_at FROM identity_refresh_tokens t "
-                "JOIN identity_refresh_families f ON f.family_id = t.family_id "
-                "WHERE t.token_hash = ?",
-                (token_hash,),
-            )
+            # Read under the token's row lock (PostgreSQL: FOR UPDATE; SQLite's write
+            # transaction already serialises), so concurrent uses of one refresh token — the
+            # client and a thief, or replays — are decided one after another on every backend.
+            # Both rows are locked, so a family revoked meanwhile is seen after the wait.
+            select = _SELECT_REFRESH + (" FOR UPDATE" if conn.dialect == "postgresql" else "")
+            row = conn.fetchone(select, (token_hash,))
             if row is None:
                 raise RefreshTokenError("invalid_grant", "unknown refresh token")
             (

@@ -1,9 +1,12 @@
 """The city identity provider over HTTP (ASGI, OAuth 2.0 / OIDC): a thin layer over the core.
 
 Every token decision is the core's (:class:`Issuer`, :class:`TokenExchange`); this module only
-speaks the protocols: OIDC Discovery, the JWKS, ``/authorize`` (sign-in with the provincial
-platform's one-time ticket, SSO session cookie), ``/token`` (authorization code + PKCE S256,
-refresh, RFC 8693 exchange), RFC 7009 ``/revoke``, RFC 7662 ``/introspect`` and ``/logout``.
+speaks the protocols: OIDC Discovery and RFC 8414 metadata, the JWKS, ``/authorize`` (sign-in
+through an :class:`~govlink.identity.Authenticator` — the provincial one-time ticket by default,
+or the development sign-in page at ``/sign-in`` —, SSO session cookie, step-up), ``/token``
+(authorization code + PKCE S256, refresh, RFC 8693 exchange, client credentials; client secrets
+or ``private_key_jwt``), ``/userinfo``, RFC 7009 ``/revoke``, RFC 7662 ``/introspect`` and
+``/logout`` (back-channel notices delivered from the store).
 
 All its state is in the store (authorization codes, the opaque SSO cookie → session map, used
 one-time ``jti``s, sessions, tokens, revocations): any request may reach any provider process on
@@ -823,7 +826,10 @@ class _Provider:
             ).rowcount
         if gone != 1:  # the same page posted twice at once: the other post won
             return _page("Sign-in refused", "this sign-in page was already used", status=400)
-        client, redirect_uri = self._validate_client(params)
+        try:
+            client, redirect_uri = self._validate_client(params)
+        except _BadAuthorizeRequest as exc:  # the halls changed since the page was shown
+            return _page("Sign-in refused", str(exc), status=400)
         try:
             self._check_acr(authentication, self._required_acr(params))
         except _RedirectError as exc:
