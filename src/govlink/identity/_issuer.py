@@ -542,8 +542,20 @@ class Issuer:
                 )
             else:
                 # The grace answers one lost response, once: a second replay (or one after
-                # the grace) is treated as theft.
-                if grace_used is not None or now - float(spent_at) > self.policy.refresh_grace:
+                # the grace) is treated as theft. So is a replay once the successor has been
+                # used: then the response was not lost, the client received it.
+                successor_used = replaced_by is not None and (
+                    conn.scalar(
+                        "SELECT spent_at FROM identity_refresh_tokens WHERE token_hash = ?",
+                        (replaced_by,),
+                    )
+                    is not None
+                )
+                if (
+                    grace_used is not None
+                    or successor_used
+                    or now - float(spent_at) > self.policy.refresh_grace
+                ):
                     self._revoke_family(conn, family_id, "reuse")
                     reuse = RefreshTokenError(
                         "invalid_grant", "refresh token reused: its family is revoked"
