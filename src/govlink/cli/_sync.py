@@ -25,7 +25,8 @@ from rich.markup import escape
 
 from .._errors import ConfigError, FieldProblem, ValidationError
 from ..domain import parse_case_event
-from ..sync import CASE_EVENT, CATALOG_ITEM, Dispatcher, NewEntry, Outbox, load_adapter, mask_text
+from ..sync import CASE_EVENT, CATALOG_ITEM, Dispatcher, NewEntry, Outbox, load_adapter
+from ..sync.adapter import mask_text
 from ._context import CliContext
 
 __all__ = ["JsonLogFormatter", "read_event_records", "register"]
