@@ -88,14 +88,14 @@ def classify_status(
     now: float,
     retry_after_cap: float = DEFAULT_RETRY_AFTER_CAP,
     detail: str = "",
-    fix: str | None = None,
+    credentials_fix: str | None = None,
 ) -> PlatformError | None:
     """The whole-request failure an HTTP status means, or ``None`` for a 2xx.
 
     ``headers`` must use lower-case names (as :class:`WireResponse` does). 401 gives a
     retryable ``PlatformError`` with reason ``"unauthorized"`` (the dispatcher refreshes the
-    token once on it; ``fix`` says what to do if the refresh does not help). 403, 404, 405
-    and 410 give a :class:`PlatformRefused` (``fix`` or a hint about the platform URL).
+    token once on it; ``credentials_fix`` says what to check if the refresh does not help).
+    403, 404, 405 and 410 give a :class:`PlatformRefused` whose fix points at the platform URL.
     ``detail`` is appended to the message (mask personal data first).
     """
     if 200 <= status <= 299:
@@ -107,15 +107,14 @@ def classify_status(
             status=401,
             retryable=True,
             reason="unauthorized",
-            fix=fix,
+            fix=credentials_fix,
         )
     if status in REFUSED_STATUSES:
         return PlatformRefused(
             f"platform has no such endpoint for this client (HTTP {status}){suffix}",
             status=status,
             reason=f"http_{status}",
-            fix=fix
-            or "check the platform URL (--province / GOVLINK_PROVINCE_URL), the adapter "
+            fix="check the platform URL (--province / GOVLINK_PROVINCE_URL), the adapter "
             "(--adapter / GOVLINK_ADAPTER) and this client's permissions at the platform",
         )
     if is_retryable_status(status):

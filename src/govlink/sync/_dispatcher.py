@@ -336,7 +336,9 @@ class Dispatcher:
         self._settled.set()
         if self.fatal is None:
             self.fatal = exc
-            log.error(
+            # Info, not error: the caller reports the raised error itself (the CLI prints it
+            # as its one line), and logging's last resort would print it a second time.
+            log.info(
                 "sync run stopped: %s",
                 mask_text(exc.message),
                 extra={"govlink": {"endpoint": endpoint, "reason": exc.reason}},

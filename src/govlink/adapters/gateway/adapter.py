@@ -275,7 +275,7 @@ class GatewayAdapter:
             if envelope is not None:
                 detail = f"{envelope.code}: {mask_text(envelope.msg)}"[:_MAX_DETAIL]
             failure = classify_status(
-                response.status, response.headers, now=now, detail=detail, fix=fix
+                response.status, response.headers, now=now, detail=detail, credentials_fix=fix
             )
             assert failure is not None  # non-2xx always classifies as a failure
             raise failure
@@ -293,7 +293,9 @@ class GatewayAdapter:
                 retryable=False,
                 reason=f"gateway_{envelope.code}",
             ) from None
-        failure = classify_status(status, response.headers, now=now, detail=detail, fix=fix)
+        failure = classify_status(
+            status, response.headers, now=now, detail=detail, credentials_fix=fix
+        )
         assert failure is not None
         raise failure
 

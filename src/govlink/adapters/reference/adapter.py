@@ -232,7 +232,7 @@ class ReferenceAdapter:
             response.headers,
             now=self.clock.time(),
             detail=detail,
-            fix=_CREDENTIALS_FIX,
+            credentials_fix=_CREDENTIALS_FIX,
         )
 
     def decode(
