@@ -28,7 +28,15 @@ from rich.markup import escape
 
 from .._errors import ConfigError, FieldProblem, ValidationError
 from ..domain import parse_case_event
-from ..sync import CASE_EVENT, CATALOG_ITEM, Dispatcher, NewEntry, Outbox, load_adapter
+from ..sync import (
+    CASE_EVENT,
+    CATALOG_ITEM,
+    Dispatcher,
+    NewEntry,
+    Outbox,
+    PlatformRefused,
+    load_adapter,
+)
 from ..sync.adapter import mask_text
 from ._context import CliContext
 
@@ -245,11 +253,19 @@ def run_sync_run(ctx: CliContext) -> int:
         finally:
             await adapter.aclose()
 
-    if progress is not None:
-        with progress:
+    try:
+        if progress is not None:
+            with progress:
+                counters = asyncio.run(main())
+        else:
             counters = asyncio.run(main())
-    else:
-        counters = asyncio.run(main())
+    except PlatformRefused as exc:
+        # Retrying cannot fix it (credentials, signature, URL): a configuration error to the
+        # operator, one line ending in what to fix; the entries stay pending for the next run.
+        if ctx.json:
+            ctx.emit({"error": exc.to_dict(), "outbox": outbox.status().to_dict()})
+        ctx.err.print(f"govlink: error[{exc.code}]: {exc.message}", markup=False)
+        return 2
     status = outbox.status()
     data = {"counters": counters.to_dict(), "outbox": status.to_dict()}
     human = (

@@ -11,7 +11,7 @@ Errors (see :mod:`govlink.sync._errors` for the tree)::
     └── SyncError                     sync_error
         ├── PlatformError             platform_error
         │   ├── PlatformUnreachable   platform_unreachable
-        │   └── PlatformRefused       platform_refused    (also a ConfigError: exit 2)
+        │   └── PlatformRefused       platform_refused    (ends a run: exit 2)
         │       └── PlatformAuthError platform_auth
         ├── NotParked                 not_parked
         └── JournalTampered           journal_tampered

@@ -6,8 +6,8 @@
     └── SyncError                     sync_error
         ├── PlatformError             platform_error       (status, retryable, retry_after, fix)
         │   ├── PlatformUnreachable   platform_unreachable (transport error or timeout; retried)
-        │   └── PlatformRefused       platform_refused     (retrying cannot fix it: ends a run;
-        │       │                                           also a ConfigError, so exit 2)
+        │   └── PlatformRefused       platform_refused     (retrying cannot fix it: ends a run,
+        │       │                                           exit 2 in govlink sync run)
         │       └── PlatformAuthError platform_auth        (credentials refused after one refresh)
         ├── NotParked                 not_parked           (retry/skip of a case that is not parked)
         └── JournalTampered           journal_tampered     (record number of the first bad record)
@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .._errors import ConfigError, GovlinkError
+from .._errors import GovlinkError
 
 __all__ = [
     "JournalTampered",
@@ -89,14 +89,15 @@ class PlatformUnreachable(PlatformError):
         super().__init__(message, status=None, retryable=True, reason=reason)
 
 
-class PlatformRefused(PlatformError, ConfigError):
+class PlatformRefused(PlatformError):
     """The platform refuses every request for a reason retrying cannot fix.
 
     Credentials refused after the one refresh, a refused signature, a clock too far from the
     platform's, an endpoint the platform does not have (403, 404, 405, 410), a platform URL that
     is not a URL. A run ends with this error (``govlink sync run`` exits 2 and prints the
     message, which ends with what to fix); the entries stay pending, nothing is parked or
-    reordered. Also a :class:`govlink.ConfigError`, because the cure is in the settings.
+    reordered. The cure is in the settings, so the command treats it like a
+    :class:`govlink.ConfigError` (exit 2).
     """
 
     code = "platform_refused"

@@ -78,7 +78,7 @@ def test_refused_credentials_end_the_run_and_lose_nothing(
     outbox.enqueue(as_entries(events))
     with pytest.raises(PlatformAuthError) as caught:
         _run(outbox, _adapter(name, province, **options), clock)
-    assert isinstance(caught.value, ConfigError)  # the CLI's exit 2
+    assert isinstance(caught.value, PlatformRefused)  # the CLI's exit 2
     assert fix in caught.value.message
     assert "not-the-secret" not in caught.value.message
     # It stopped at once: a handful of requests (one per worker, each with its one refresh),
