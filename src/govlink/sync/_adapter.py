@@ -35,7 +35,9 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
 __all__ = [
+    "CASES_ENDPOINT",
     "CASE_EVENT",
+    "CATALOG_ENDPOINT",
     "CATALOG_ITEM",
     "CatalogDigestEntry",
     "CatalogDigestPage",
@@ -47,6 +49,8 @@ __all__ = [
     "WireRequest",
     "WireResponse",
     "batch_limit",
+    "digest_version",
+    "kind_endpoint",
     "unknown_kind",
 ]
 
@@ -265,6 +269,35 @@ def batch_limit(adapter: ProvinceAdapter, kind: str) -> int:
     if isinstance(by_kind, Mapping) and kind in by_kind:
         return int(by_kind[kind])
     return adapter.max_batch
+
+
+#: Endpoint names for the two kinds, as the bundled adapters name them (breaker/budget keys).
+CATALOG_ENDPOINT = "catalog"
+CASES_ENDPOINT = "cases"
+
+
+def kind_endpoint(kind: str) -> str:
+    """``"catalog"`` for catalog items, ``"cases"`` for case status events: the endpoint names
+    for an adapter whose platform has one endpoint per kind.
+
+    Raises:
+        ValueError: any other kind (a programmer mistake, see :func:`unknown_kind`).
+    """
+    if kind == CATALOG_ITEM:
+        return CATALOG_ENDPOINT
+    if kind == CASE_EVENT:
+        return CASES_ENDPOINT
+    raise unknown_kind(kind)
+
+
+def digest_version(value: object) -> int:
+    """An item's version as a platform's digest echoes it (an integer, or digits as text);
+    anything else is 0 (the digest compares content hashes, the version is informational)."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.isascii() and value.isdigit():
+        return int(value)
+    return 0
 
 
 def unknown_kind(kind: str) -> ValueError:

@@ -15,7 +15,9 @@ What is here, by concern:
 * **the protocol and its types** — :class:`ProvinceAdapter`, :class:`CatalogDigestSource`,
   :class:`Delivery`, :class:`WireRequest`, :class:`WireResponse`, :class:`ItemResult`,
   :class:`Outcome`, :class:`CatalogDigestEntry`, :class:`CatalogDigestPage`, the kinds
-  :data:`CASE_EVENT` and :data:`CATALOG_ITEM`, :func:`batch_limit`, :func:`unknown_kind`;
+  :data:`CASE_EVENT` and :data:`CATALOG_ITEM`, :func:`batch_limit`, :func:`unknown_kind`,
+  :func:`kind_endpoint` (one endpoint per kind: :data:`CATALOG_ENDPOINT`, :data:`CASES_ENDPOINT`),
+  :func:`digest_version`;
 * **per-element results** — the common vocabulary :class:`ElementStatus`, one element's
   :class:`ElementAnswer`, :func:`element_result` and the shared decode loop
   :func:`decode_elements`; :func:`unreadable` for a 2xx body that cannot be read;
@@ -36,6 +38,8 @@ from __future__ import annotations
 from .._settings import AdapterSettings
 from ._adapter import (
     CASE_EVENT,
+    CASES_ENDPOINT,
+    CATALOG_ENDPOINT,
     CATALOG_ITEM,
     CatalogDigestEntry,
     CatalogDigestPage,
@@ -47,6 +51,8 @@ from ._adapter import (
     WireRequest,
     WireResponse,
     batch_limit,
+    digest_version,
+    kind_endpoint,
     unknown_kind,
 )
 from ._adapter_settings import load_adapter_settings, secret_value
@@ -64,7 +70,9 @@ from ._masking import mask_text
 from ._platform_http import check_base_url, to_wire_response, transport_errors
 
 __all__ = [
+    "CASES_ENDPOINT",
     "CASE_EVENT",
+    "CATALOG_ENDPOINT",
     "CATALOG_ITEM",
     "DEFAULT_RETRY_AFTER_CAP",
     "REFUSED_STATUSES",
@@ -89,8 +97,10 @@ __all__ = [
     "check_base_url",
     "classify_status",
     "decode_elements",
+    "digest_version",
     "element_result",
     "is_retryable_status",
+    "kind_endpoint",
     "load_adapter_settings",
     "mask_text",
     "parse_retry_after",

@@ -36,6 +36,7 @@ from ..._http import httpx
 from ...domain import CaseStatus, StatusCodeTable
 from ...sync.adapter import (
     CASE_EVENT,
+    CATALOG_ENDPOINT,
     CATALOG_ITEM,
     AdapterSettings,
     CatalogDigestEntry,
@@ -49,6 +50,8 @@ from ...sync.adapter import (
     check_base_url,
     classify_status,
     decode_elements,
+    digest_version,
+    kind_endpoint,
     load_adapter_settings,
     mask_text,
     secret_value,
@@ -61,8 +64,6 @@ from . import wire
 
 __all__ = ["GatewayAdapter", "GatewaySettings"]
 
-CATALOG_ENDPOINT: Final = "catalog"
-CASES_ENDPOINT: Final = "cases"
 _JSON: Final = {"content-type": "application/json"}
 _MAX_DETAIL: Final = 300
 _CREDENTIALS: Final = "GOVLINK_GATEWAY_APP_ID and GOVLINK_GATEWAY_APP_SECRET"
@@ -218,11 +219,7 @@ class GatewayAdapter:
 
     def endpoint(self, kind: str) -> str:
         """``"catalog"`` for catalog items, ``"cases"`` for case status events."""
-        if kind == CATALOG_ITEM:
-            return CATALOG_ENDPOINT
-        if kind == CASE_EVENT:
-            return CASES_ENDPOINT
-        raise unknown_kind(kind)
+        return kind_endpoint(kind)
 
     def encode(self, kind: str, deliveries: Sequence[Delivery]) -> WireRequest:
         """``sxlb`` (items) or ``bjztlb`` (events) of gateway-encoded elements.
@@ -352,7 +349,7 @@ class GatewayAdapter:
         except PydanticValidationError:
             raise unreadable("data is not a digest page") from None
         return CatalogDigestPage(
-            tuple(CatalogDigestEntry(r.ssbm, _version(r.bbh), r.nrhx) for r in page.sxlb),
+            tuple(CatalogDigestEntry(r.ssbm, digest_version(r.bbh), r.nrhx) for r in page.sxlb),
             page.xyym,
         )
 
@@ -390,11 +387,3 @@ class GatewayAdapter:
     async def aclose(self) -> None:
         """Close the HTTP client."""
         await self._client.aclose()
-
-
-def _version(value: Any) -> int:
-    if isinstance(value, int) and not isinstance(value, bool):
-        return value
-    if isinstance(value, str) and value.isdigit():
-        return int(value)
-    return 0

@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
-from typing import Any, Final
+from typing import Final
 
 from authlib.common.errors import AuthlibBaseError
 from pydantic import SecretStr
@@ -40,6 +40,7 @@ from ... import Clock, ValidationError, system_clock
 from ..._http import AsyncOAuth2Client, httpx
 from ...sync.adapter import (
     CASE_EVENT,
+    CATALOG_ENDPOINT,
     CATALOG_ITEM,
     AdapterSettings,
     CatalogDigestEntry,
@@ -54,6 +55,8 @@ from ...sync.adapter import (
     check_base_url,
     classify_status,
     decode_elements,
+    digest_version,
+    kind_endpoint,
     load_adapter_settings,
     mask_text,
     secret_value,
@@ -66,9 +69,6 @@ from . import wire
 
 __all__ = ["ReferenceAdapter", "ReferenceSettings"]
 
-#: Endpoint names (one retry budget and circuit breaker each).
-CATALOG_ENDPOINT: Final = "catalog"
-CASES_ENDPOINT: Final = "cases"
 _JSON: Final = {"content-type": "application/json"}
 _MAX_DETAIL: Final = 300
 #: What an operator should check when the platform refuses this client's credentials.
@@ -181,11 +181,7 @@ class ReferenceAdapter:
 
     def endpoint(self, kind: str) -> str:
         """``"catalog"`` for catalog items, ``"cases"`` for case status events."""
-        if kind == CATALOG_ITEM:
-            return CATALOG_ENDPOINT
-        if kind == CASE_EVENT:
-            return CASES_ENDPOINT
-        raise unknown_kind(kind)
+        return kind_endpoint(kind)
 
     def encode(self, kind: str, deliveries: Sequence[Delivery]) -> WireRequest:
         """``items:batch`` or ``events:batch`` carrying the deliveries' canonical JSON.
@@ -299,7 +295,7 @@ class ReferenceAdapter:
             raise unreadable("not a catalog digest page") from None
         return CatalogDigestPage(
             tuple(
-                CatalogDigestEntry(e.implementation_code, _version(e.version), e.content_hash)
+                CatalogDigestEntry(e.implementation_code, digest_version(e.version), e.content_hash)
                 for e in page.items
             ),
             page.next_page_token,
@@ -397,12 +393,3 @@ def _token_refused(exc: Exception) -> PlatformAuthError:
     # refuses this client (retryable for the outbox, like a 401), never a case's fault.
     error = getattr(exc, "error", None) or type(exc).__name__
     return PlatformAuthError(f"token endpoint gave no usable token ({error})", fix=_CREDENTIALS_FIX)
-
-
-def _version(value: Any) -> int:
-    # The digest carries the item's own version as pushed; a platform may echo it as text.
-    if isinstance(value, int) and not isinstance(value, bool):
-        return value
-    if isinstance(value, str) and value.isdigit():
-        return int(value)
-    return 0
