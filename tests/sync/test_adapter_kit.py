@@ -129,3 +129,16 @@ def test_kind_endpoint_and_digest_version() -> None:
 def test_the_kit_exports_what_it_lists_sorted() -> None:
     assert all(hasattr(kit, name) for name in kit.__all__)
     assert kit.__all__ == sorted(kit.__all__, key=lambda n: (not n.isupper(), n))
+
+
+@pytest.mark.parametrize("rate", [0, -1.0, float("inf"), float("nan")])
+def test_a_caller_refuses_a_rate_limit_that_is_not_positive(rate: float) -> None:
+    from govlink.sync import PlatformCaller
+
+    class _Quota:
+        name = "quota"
+        max_batch = 1
+        requests_per_second = rate
+
+    with pytest.raises(ConfigError, match="requests_per_second"):
+        PlatformCaller(_Quota())  # type: ignore[arg-type]

@@ -17,6 +17,7 @@ every adapter's ``send`` is async (httpx's ``AsyncClient``).
 
 from __future__ import annotations
 
+import math
 import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -25,6 +26,7 @@ from typing import Any, Generic, TypeVar
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_after_attempt
 
 from .._clock import Clock, system_clock
+from .._errors import ConfigError
 from ._adapter import ProvinceAdapter, WireRequest, WireResponse
 from ._errors import PlatformAuthError, PlatformError, PlatformRefused
 from ._policy import BreakerState, CircuitBreaker, RateLimiter, RetryBudget, RetryPolicy
@@ -94,6 +96,9 @@ class PlatformCaller:
     requests per second (default: the adapter's ``requests_per_second``); ``breaker`` and
     ``budget`` are factories per endpoint (for tuning and tests); ``counters`` is shared with
     the dispatcher when it owns this caller.
+
+    Raises:
+        ConfigError: a rate limit (given, or the adapter's) that is not a positive number.
     """
 
     def __init__(
@@ -113,6 +118,16 @@ class PlatformCaller:
         self.policy = policy or RetryPolicy()
         self.rng = rng or random.Random()  # noqa: S311 - jitter, not a secret
         rate = rate_limit if rate_limit is not None else adapter.requests_per_second
+        if rate is not None and (
+            isinstance(rate, bool)
+            or not isinstance(rate, int | float)
+            or not math.isfinite(rate)
+            or rate <= 0
+        ):
+            raise ConfigError(
+                f"rate limit {rate!r}: must be a positive number of requests per second "
+                "(--rate-limit, or the adapter's requests_per_second setting)"
+            )
         self.limiter = RateLimiter(self.clock, rate)
         self.counters = counters if counters is not None else SyncCounters()
         self._make_breaker = breaker or (lambda c: CircuitBreaker(c, rng=self.rng))
