@@ -72,6 +72,15 @@ class ElementAnswer:
     current_status: int | None = None
     retry_after: float | None = None
 
+    @staticmethod
+    def plain(status: ElementStatus) -> ElementAnswer:
+        """A shared answer that carries nothing but ``status`` (the hot path: ``applied`` and
+        ``duplicate`` answers, hundreds per batch, need no new object)."""
+        return _PLAIN[status]
+
+
+_PLAIN: Final = {status: ElementAnswer(status) for status in ElementStatus}
+
 
 def unreadable(what: str) -> PlatformUnreachable:
     """The error for a 2xx answer whose body cannot be read: retried like a lost answer (the

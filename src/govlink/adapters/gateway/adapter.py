@@ -312,22 +312,7 @@ class GatewayAdapter:
             parsed = wire.BatchResultData.model_validate(data)
         except PydanticValidationError:
             raise unreadable("data is not a batch result") from None
-        return decode_elements(
-            deliveries,
-            (
-                (
-                    answer.xh,
-                    ElementAnswer(
-                        answer.cljg,
-                        [(p.zd, p.gz, p.sm) for p in answer.wtlb],
-                        answer.qwxh,
-                        answer.dqzt,
-                        answer.ddms,
-                    ),
-                )
-                for answer in parsed.jg
-            ),
-        )
+        return decode_elements(deliveries, ((answer.xh, _answer(answer)) for answer in parsed.jg))
 
     def encode_digest_request(self, page_token: str | None = None) -> WireRequest:
         """The digest request (``ym`` 页码 = page token, ``mytss`` 每页条数 = page size)."""
@@ -387,3 +372,15 @@ class GatewayAdapter:
     async def aclose(self) -> None:
         """Close the HTTP client."""
         await self._client.aclose()
+
+
+def _answer(answer: wire.GatewayResult) -> ElementAnswer:
+    if answer.cljg.acknowledged and not answer.wtlb:
+        return ElementAnswer.plain(answer.cljg)  # most answers: nothing more to read
+    return ElementAnswer(
+        answer.cljg,
+        [(p.zd, p.gz, p.sm) for p in answer.wtlb],
+        answer.qwxh,
+        answer.dqzt,
+        answer.ddms,
+    )

@@ -256,20 +256,7 @@ class ReferenceAdapter:
         except PydanticValidationError:
             raise unreadable("not a batch response") from None
         return decode_elements(
-            deliveries,
-            (
-                (
-                    element.index,
-                    ElementAnswer(
-                        element.status,
-                        [(p.field, p.rule, p.message) for p in element.problems],
-                        getattr(element, "expected_sequence", None),
-                        getattr(element, "current_status", None),
-                        element.retry_after,
-                    ),
-                )
-                for element in parsed.results
-            ),
+            deliveries, ((element.index, _answer(element)) for element in parsed.results)
         )
 
     def encode_digest_request(self, page_token: str | None = None) -> WireRequest:
@@ -386,6 +373,18 @@ class ReferenceAdapter:
     async def aclose(self) -> None:
         """Close the HTTP client."""
         await self._client.aclose()
+
+
+def _answer(element: wire.ItemResult | wire.EventResult) -> ElementAnswer:
+    if element.status.acknowledged and not element.problems:
+        return ElementAnswer.plain(element.status)  # most answers: nothing more to read
+    return ElementAnswer(
+        element.status,
+        [(p.field, p.rule, p.message) for p in element.problems],
+        getattr(element, "expected_sequence", None),
+        getattr(element, "current_status", None),
+        element.retry_after,
+    )
 
 
 def _token_refused(exc: Exception) -> PlatformAuthError:
