@@ -4,7 +4,7 @@ Each test runs for ``reference`` and ``gateway``; the exchange tests also run ag
 served on a loopback port (marked ``server``). What the sync core relies on: authentication
 (token or signature) that the platform accepts and that refuses the wrong credentials, canonical
 payloads that survive the round trip to the wire and back, and per-element answers read into
-the protocol's :class:`~govlink.sync.ItemResult`.
+the protocol's :class:`~govlink.sync.adapter.ItemResult`.
 """
 
 from __future__ import annotations

@@ -13,7 +13,7 @@
         └── JournalTampered           journal_tampered     (record number of the first bad record)
 
 Messages never carry personal data: the platform's own refusal text is masked before it is
-stored or raised (see :func:`govlink.sync.mask_text`).
+stored or raised (see :func:`govlink.sync.adapter.mask_text`).
 """
 
 from __future__ import annotations

@@ -141,7 +141,7 @@ class GatewayAdapter:
 
     name = "gateway"
     max_batch: int = wire.MAX_EVENT_BATCH
-    #: Per-kind limits (read through :func:`govlink.sync.batch_limit`).
+    #: Per-kind limits (read through :func:`govlink.sync.adapter.batch_limit`).
     max_batch_by_kind: Mapping[str, int] = {
         CATALOG_ITEM: wire.MAX_CATALOG_BATCH,
         CASE_EVENT: wire.MAX_EVENT_BATCH,
