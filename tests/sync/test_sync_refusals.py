@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -198,3 +199,20 @@ def test_cli_wrong_gateway_secret_exits_2_and_keeps_every_event(
         monkeypatch.delenv("GOVLINK_GATEWAY_APP_SECRET")
         assert main([*run, "--province", served.base_url]) == 0
     province.journal.assert_each_event_applied_once_in_order(events)
+
+
+def test_a_clock_far_from_the_gateways_ends_the_run_naming_the_clock(
+    outbox: Outbox, clock: VirtualClock
+) -> None:
+    province = MockProvince(clock=clock)
+    outbox.enqueue(as_entries(sample_events(5)))
+    skewed = VirtualClock(clock.now() + timedelta(minutes=20))
+    adapter = load_adapter(
+        "gateway",
+        base_url=province.base_url,
+        clock=skewed,  # signs with a time 20 minutes ahead of the platform's
+        transport=httpx.ASGITransport(app=province.app),
+    )
+    with pytest.raises(PlatformAuthError, match="NTP"):
+        _run(outbox, adapter, clock)
+    assert outbox.status().parked == 0
