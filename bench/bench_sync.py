@@ -55,13 +55,13 @@ from govlink.samples import iter_events, load_sample_catalog, year_of_cases
 from govlink.store import SQLiteStore
 from govlink.sync import (
     CASE_EVENT,
-    Delivery,
     Dispatcher,
     NewEntry,
     Outbox,
     load_adapter,
     verify_journal,
 )
+from govlink.sync.adapter import Delivery
 
 NODELAY = [(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)]
 QUOTA = 200.0  # the mock's default request quota per client (requests/s)

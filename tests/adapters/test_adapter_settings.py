@@ -8,7 +8,8 @@ import pytest
 
 from govlink import ConfigError, load_settings
 from govlink.adapters.gateway.adapter import GatewaySettings
-from govlink.adapters.reference.adapter import ReferenceSettings, load_adapter_settings
+from govlink.adapters.reference.adapter import ReferenceSettings
+from govlink.sync.adapter import load_adapter_settings
 
 
 @pytest.fixture(autouse=True)

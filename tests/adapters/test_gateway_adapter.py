@@ -12,10 +12,12 @@ from govlink.adapters.gateway import GatewayAdapter
 from govlink.adapters.gateway import wire as gw
 from govlink.sync import (
     CASE_EVENT,
-    Delivery,
-    Outcome,
     PlatformError,
     PlatformUnreachable,
+)
+from govlink.sync.adapter import (
+    Delivery,
+    Outcome,
     WireResponse,
 )
 

@@ -8,15 +8,18 @@ import pytest
 
 from govlink.adapters.reference import ReferenceAdapter
 from govlink.adapters.reference import wire as ref
-from govlink.adapters.reference.adapter import element_result
 from govlink.sync import (
     CASE_EVENT,
     CATALOG_ITEM,
-    Delivery,
-    Outcome,
     PlatformError,
     PlatformUnreachable,
+)
+from govlink.sync.adapter import (
+    Delivery,
+    ElementAnswer,
+    Outcome,
     WireResponse,
+    element_result,
 )
 
 DELIVERY = Delivery("370500", CASE_EVENT, "C1", 2, "370500:case:C1:2", '{"sequence": 2}')
@@ -44,10 +47,7 @@ def test_every_wire_status_maps_to_an_outcome(
     problems = [("promised_limit", "promised_le_legal", "too long")]
     result = element_result(
         DELIVERY,
-        status,
-        problems=problems,
-        expected_sequence=1,
-        retry_after=3,
+        ElementAnswer(status, problems, expected_sequence=1, retry_after=3),
         lane_blocked=blocked,
     )
     assert (result.outcome, result.code) == (outcome, code)
@@ -56,12 +56,15 @@ def test_every_wire_status_maps_to_an_outcome(
 
 def test_every_wire_status_is_covered() -> None:
     for status in ref.ResultStatus:
-        assert element_result(DELIVERY, status).outcome.acknowledged is status.acknowledged
+        assert (
+            element_result(DELIVERY, ElementAnswer(status)).outcome.acknowledged
+            is status.acknowledged
+        )
 
 
 def test_platform_messages_are_masked() -> None:
     problems = [("handler", "format", "370502199001011234 is not a name")]
-    result = element_result(DELIVERY, ref.ResultStatus.REJECTED, problems=problems)
+    result = element_result(DELIVERY, ElementAnswer(ref.ResultStatus.REJECTED, problems))
     assert "370502199001011234" not in result.message
 
 
@@ -182,5 +185,7 @@ def test_unusable_token_answers_are_platform_errors(
     with pytest.raises(error) as caught:
         asyncio.run(go())
     if error is PlatformError:
+        # Refused credentials end a run (exit 2) with what to fix, never a silent loop.
         assert isinstance(caught.value, PlatformAuthError)
-        assert caught.value.retryable
+        assert caught.value.fix is not None
+        assert "GOVLINK_REFERENCE_CLIENT_SECRET" in caught.value.fix

@@ -4,7 +4,7 @@ Each test runs for ``reference`` and ``gateway``; the exchange tests also run ag
 served on a loopback port (marked ``server``). What the sync core relies on: authentication
 (token or signature) that the platform accepts and that refuses the wrong credentials, canonical
 payloads that survive the round trip to the wire and back, and per-element answers read into
-the protocol's :class:`~govlink.sync.ItemResult`.
+the protocol's :class:`~govlink.sync.adapter.ItemResult`.
 """
 
 from __future__ import annotations
@@ -36,16 +36,19 @@ from govlink.domain import DEFAULT_STATUS_CODES, CaseStatus
 from govlink.sync import (
     CASE_EVENT,
     CATALOG_ITEM,
+    PlatformAuthError,
+    PlatformError,
+    PlatformRefused,
+    PlatformUnreachable,
+    ProvinceAdapter,
+    fetch_catalog_digest,
+)
+from govlink.sync.adapter import (
     CatalogDigestSource,
     Delivery,
     Outcome,
-    PlatformAuthError,
-    PlatformError,
-    PlatformUnreachable,
-    ProvinceAdapter,
     WireResponse,
     batch_limit,
-    fetch_catalog_digest,
 )
 
 FACES = ["inprocess", pytest.param("served", marks=pytest.mark.server)]
@@ -363,7 +366,9 @@ def test_reference_wrong_secret_is_refused(aio: AsyncSession, virtual_clock: Vir
     adapter = aio.adapter("reference", province, client_secret="wrong")
     with pytest.raises(PlatformAuthError) as caught:
         aio.run(exchange(adapter, CASE_EVENT, [event_delivery(sample_events()[0])]))
-    assert caught.value.retryable  # the endpoint's problem: events are rescheduled, not parked
+    # Retrying cannot cure it: the run stops (exit 2) saying what to fix; nothing is parked.
+    assert isinstance(caught.value, PlatformRefused)
+    assert "GOVLINK_REFERENCE_CLIENT_SECRET" in caught.value.message
     assert "wrong" not in caught.value.message
     assert province.core.applied_event_log() == []
 

@@ -23,12 +23,14 @@ from govlink.samples._cases import generate_cases, iter_events
 from govlink.sync import (
     CASE_EVENT,
     CATALOG_ITEM,
+    PlatformCaller,
+    ProvinceAdapter,
+    RetryPolicy,
+    load_adapter,
+)
+from govlink.sync.adapter import (
     Delivery,
     ItemResult,
-    PlatformAuthError,
-    PlatformError,
-    ProvinceAdapter,
-    load_adapter,
 )
 from govlink.testing import MockProvince, ProvinceConfig, served_mock
 
@@ -155,21 +157,15 @@ def item_delivery(item: Item, sequence: int = 1) -> Delivery:
 async def exchange(
     adapter: ProvinceAdapter, kind: str, deliveries: Sequence[Delivery]
 ) -> list[ItemResult]:
-    """One batch the way the sync core drives an adapter: encode, send, decode, and on a 401
-    refresh the credentials once and send again (a second 401 is a PlatformAuthError)."""
+    """One batch the way the sync core drives an adapter, through the core's own driver with no
+    in-process retry: encode, send, decode, and on a 401 refresh the credentials once and send
+    again (refused again: a PlatformAuthError)."""
     request = adapter.encode(kind, deliveries)
-    refreshed = False
-    while True:
-        response = await adapter.send(request)
-        try:
-            return list(adapter.decode(kind, deliveries, response))
-        except PlatformError as exc:
-            if exc.reason != "unauthorized":
-                raise
-            if refreshed:
-                raise PlatformAuthError(exc.message) from exc
-            refreshed = True
-            await adapter.refresh_credentials()
+    caller = PlatformCaller(
+        adapter, clock=getattr(adapter, "clock", None), policy=RetryPolicy(inner_attempts=1)
+    )
+    answer = await caller.call(request, lambda response: adapter.decode(kind, deliveries, response))
+    return list(answer.value)
 
 
 async def drain_with_outbox(

@@ -20,10 +20,12 @@ from govlink.sync import (
     NewEntry,
     Outbox,
     RetryBudget,
-    WireRequest,
     adapter_names,
     load_adapter,
     verify_journal,
+)
+from govlink.sync.adapter import (
+    WireRequest,
 )
 from govlink.testing import MockProvince
 

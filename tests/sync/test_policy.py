@@ -17,6 +17,8 @@ from govlink.sync import (
     RateLimiter,
     RetryBudget,
     RetryPolicy,
+)
+from govlink.sync.adapter import (
     classify_status,
     is_retryable_status,
     mask_text,

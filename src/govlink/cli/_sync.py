@@ -1,7 +1,10 @@
 """``govlink sync``: enqueue case events and catalogs, and run the dispatcher.
 
 * ``govlink sync run [--until-empty] [--province URL --adapter NAME]`` delivers the outbox;
-  SIGTERM/SIGINT finish in-flight requests and stop. Exit 0; 1 when cases are parked at the end.
+  SIGTERM/SIGINT finish in-flight requests and stop. Exit 0; 1 when cases are parked at the end;
+  2 when the platform refuses for a reason retrying cannot fix (``PlatformRefused``: one line
+  saying what to fix; the entries stay pending) or a setting such as ``--batch-size`` is not
+  positive.
 * ``govlink sync cases FILE`` validates case status events (JSON array, ``{"events": [...]}``,
   or NDJSON; NDJSON lines with ``"kind": "case"`` are skipped) and enqueues the valid ones.
   Invalid records are reported with their line (or index), field and rule; exit 1 then, but
@@ -25,7 +28,16 @@ from rich.markup import escape
 
 from .._errors import ConfigError, FieldProblem, ValidationError
 from ..domain import parse_case_event
-from ..sync import CASE_EVENT, CATALOG_ITEM, Dispatcher, NewEntry, Outbox, load_adapter, mask_text
+from ..sync import (
+    CASE_EVENT,
+    CATALOG_ITEM,
+    Dispatcher,
+    NewEntry,
+    Outbox,
+    PlatformRefused,
+    load_adapter,
+)
+from ..sync.adapter import mask_text
 from ._context import CliContext
 
 __all__ = ["JsonLogFormatter", "read_event_records", "register"]
@@ -216,15 +228,21 @@ def run_sync_run(ctx: CliContext) -> int:
         if progress is not None:
             progress.advance(task, n)
 
-    dispatcher = Dispatcher(
-        outbox,
-        adapter,
-        kinds=(CATALOG_ITEM, CASE_EVENT),  # catalog changes (govlink sync catalog) too
-        concurrency=args.concurrency,
-        batch_size=args.batch_size,
-        rate_limit=args.rate_limit,
-        on_progress=advance,
-    )
+    try:
+        dispatcher = Dispatcher(
+            outbox,
+            adapter,
+            kinds=(CATALOG_ITEM, CASE_EVENT),  # catalog changes (govlink sync catalog) too
+            concurrency=args.concurrency,
+            batch_size=args.batch_size,
+            rate_limit=args.rate_limit,
+            on_progress=advance,
+        )
+    except ConfigError:
+        # A non-positive --batch-size/--concurrency/--rate-limit: refused before any claim
+        # (exit 2); the adapter's HTTP client is closed on the way out.
+        asyncio.run(adapter.aclose())
+        raise
 
     async def main() -> Any:
         loop = asyncio.get_running_loop()
@@ -235,11 +253,19 @@ def run_sync_run(ctx: CliContext) -> int:
         finally:
             await adapter.aclose()
 
-    if progress is not None:
-        with progress:
+    try:
+        if progress is not None:
+            with progress:
+                counters = asyncio.run(main())
+        else:
             counters = asyncio.run(main())
-    else:
-        counters = asyncio.run(main())
+    except PlatformRefused as exc:
+        # Retrying cannot fix it (credentials, signature, URL): a configuration error to the
+        # operator, one line ending in what to fix; the entries stay pending for the next run.
+        if ctx.json:
+            ctx.emit({"error": exc.to_dict(), "outbox": outbox.status().to_dict()})
+        ctx.err.print(f"govlink: error[{exc.code}]: {exc.message}", markup=False)
+        return 2
     status = outbox.status()
     data = {"counters": counters.to_dict(), "outbox": status.to_dict()}
     human = (

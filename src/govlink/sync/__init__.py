@@ -1,25 +1,26 @@
 """Provincial sync: durable outbox, two-level retries, ordered case status, adapters by name.
 
 See ``docs/sync.md``. The core is province-neutral: adapters are found by name
-(:func:`load_adapter`) and speak the :class:`ProvinceAdapter` protocol.
+(:func:`load_adapter`) and speak the :class:`ProvinceAdapter` protocol. Everything an adapter
+author needs (the protocol's types, the element-result vocabulary, classification, HTTP error
+mapping, settings, masking) is in the adapter kit, :mod:`govlink.sync.adapter`.
+
+Errors (see :mod:`govlink.sync._errors` for the tree)::
+
+    GovlinkError
+    └── SyncError                     sync_error
+        ├── PlatformError             platform_error
+        │   ├── PlatformUnreachable   platform_unreachable
+        │   └── PlatformRefused       platform_refused    (ends a run: exit 2)
+        │       └── PlatformAuthError platform_auth
+        ├── NotParked                 not_parked
+        └── JournalTampered           journal_tampered
 """
 
 from __future__ import annotations
 
-from ._adapter import (
-    CASE_EVENT,
-    CATALOG_ITEM,
-    CatalogDigestEntry,
-    CatalogDigestPage,
-    CatalogDigestSource,
-    Delivery,
-    ItemResult,
-    Outcome,
-    ProvinceAdapter,
-    WireRequest,
-    WireResponse,
-    batch_limit,
-)
+from ._adapter import CASE_EVENT, CATALOG_ITEM, ProvinceAdapter
+from ._caller import CallAnswer, EndpointGuard, PlatformCaller, SyncCounters
 from ._catalog import (
     CATALOG_SCHEMA,
     CatalogChangeRecord,
@@ -29,25 +30,18 @@ from ._catalog import (
     ReconcileReport,
     fetch_catalog_digest,
 )
-from ._classify import (
-    DEFAULT_RETRY_AFTER_CAP,
-    RETRYABLE_STATUSES,
-    classify_status,
-    is_retryable_status,
-    parse_retry_after,
-)
 from ._discovery import ENTRY_POINT_GROUP, adapter_names, load_adapter
-from ._dispatcher import Dispatcher, SyncCounters
+from ._dispatcher import Dispatcher
 from ._errors import (
     JournalTampered,
     NotParked,
     PlatformAuthError,
     PlatformError,
+    PlatformRefused,
     PlatformUnreachable,
     SyncError,
 )
 from ._journal import JournalRecord, JournalReport, verify_journal
-from ._masking import mask_text
 from ._outbox import (
     SYNC_SCHEMA,
     Claim,
@@ -72,25 +66,20 @@ __all__ = [
     "CASE_EVENT",
     "CATALOG_ITEM",
     "CATALOG_SCHEMA",
-    "DEFAULT_RETRY_AFTER_CAP",
     "ENTRY_POINT_GROUP",
-    "RETRYABLE_STATUSES",
     "SYNC_SCHEMA",
     "BreakerState",
+    "CallAnswer",
     "CatalogChangeRecord",
-    "CatalogDigestEntry",
-    "CatalogDigestPage",
-    "CatalogDigestSource",
     "CatalogItemProgress",
     "CatalogPushReport",
     "CatalogSync",
     "CircuitBreaker",
     "Claim",
-    "Delivery",
     "Dispatcher",
+    "EndpointGuard",
     "EnqueueResult",
     "FairShare",
-    "ItemResult",
     "JournalRecord",
     "JournalReport",
     "JournalTampered",
@@ -99,10 +88,11 @@ __all__ = [
     "NotParked",
     "Outbox",
     "OutboxStatus",
-    "Outcome",
     "ParkedCase",
     "PlatformAuthError",
+    "PlatformCaller",
     "PlatformError",
+    "PlatformRefused",
     "PlatformUnreachable",
     "ProvinceAdapter",
     "RateLimiter",
@@ -111,16 +101,9 @@ __all__ = [
     "RetryPolicy",
     "SyncCounters",
     "SyncError",
-    "WireRequest",
-    "WireResponse",
     "adapter_names",
-    "batch_limit",
-    "classify_status",
     "fetch_catalog_digest",
-    "is_retryable_status",
     "lane_name",
     "load_adapter",
-    "mask_text",
-    "parse_retry_after",
     "verify_journal",
 ]

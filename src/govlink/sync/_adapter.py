@@ -9,11 +9,14 @@ budget, the circuit breaker, rate limiting, the evidence journal — belongs to 
 The division of labour for one batch::
 
     core: claim deliveries ──> adapter.encode(kind, deliveries) -> WireRequest   (pure)
-    core: rate limit, breaker, budget, tenacity ──> adapter.send(request) -> WireResponse (I/O)
+    core: PlatformCaller (rate limit, breaker, budget, tenacity) ──> adapter.send(request)
+                 -> WireResponse (I/O)
     core: ──> adapter.decode(kind, deliveries, response) -> ItemResult per delivery (pure)
                  raises PlatformError for a failure of the whole request
-                 (use govlink.sync.classify_status for the HTTP status part)
+                 (use govlink.sync.adapter.classify_status for the HTTP status part)
     core: 401 ──> adapter.refresh_credentials() once, then the request is sent again
+
+Adapter authors import everything they need from :mod:`govlink.sync.adapter` (the adapter kit).
 
 Adapters are found by name through the ``govlink.adapters`` entry-point group (see
 :func:`govlink.sync.load_adapter`) and constructed with keyword arguments only::
@@ -32,7 +35,9 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
 __all__ = [
+    "CASES_ENDPOINT",
     "CASE_EVENT",
+    "CATALOG_ENDPOINT",
     "CATALOG_ITEM",
     "CatalogDigestEntry",
     "CatalogDigestPage",
@@ -44,6 +49,9 @@ __all__ = [
     "WireRequest",
     "WireResponse",
     "batch_limit",
+    "digest_version",
+    "kind_endpoint",
+    "unknown_kind",
 ]
 
 #: Entry kind of a case status event (办件状态). Lanes of this kind are keyed by case number.
@@ -178,9 +186,10 @@ class ProvinceAdapter(Protocol):
     :func:`batch_limit`, never ``max_batch`` directly.
 
     ``encode`` and ``decode`` are pure (no I/O, no clock reads beyond what the adapter was given)
-    so that the sync and async drivers and the tests share them. ``send`` is the only I/O; it
-    raises :class:`govlink.sync.PlatformUnreachable` for a transport failure or timeout and
-    returns every HTTP answer, whatever its status, as a :class:`WireResponse`.
+    so that the retry driver, the dispatcher's poison isolation and the tests share them.
+    ``send`` is the only I/O; it raises :class:`govlink.sync.PlatformUnreachable` for a
+    transport failure or timeout and returns every HTTP answer, whatever its status, as a
+    :class:`WireResponse`.
     """
 
     name: str
@@ -205,7 +214,7 @@ class ProvinceAdapter(Protocol):
         """Read the per-item results of ``response``, one per delivery (any order).
 
         Raises :class:`govlink.sync.PlatformError` when the whole request failed (use
-        :func:`govlink.sync.classify_status` for HTTP statuses, plus the platform's envelope
+        :func:`govlink.sync.adapter.classify_status` for HTTP statuses, plus the platform's envelope
         codes), or :class:`govlink.sync.PlatformUnreachable` for an unreadable body.
         """
         ...
@@ -262,6 +271,36 @@ def batch_limit(adapter: ProvinceAdapter, kind: str) -> int:
     return adapter.max_batch
 
 
-def deliveries_by_key(deliveries: Sequence[Delivery]) -> dict[str, Delivery]:
-    """Index deliveries by idempotency key (helper for ``decode`` implementations)."""
-    return {d.idempotency_key: d for d in deliveries}
+#: Endpoint names for the two kinds, as the bundled adapters name them (breaker/budget keys).
+CATALOG_ENDPOINT = "catalog"
+CASES_ENDPOINT = "cases"
+
+
+def kind_endpoint(kind: str) -> str:
+    """``"catalog"`` for catalog items, ``"cases"`` for case status events: the endpoint names
+    for an adapter whose platform has one endpoint per kind.
+
+    Raises:
+        ValueError: any other kind (a programmer mistake, see :func:`unknown_kind`).
+    """
+    if kind == CATALOG_ITEM:
+        return CATALOG_ENDPOINT
+    if kind == CASE_EVENT:
+        return CASES_ENDPOINT
+    raise unknown_kind(kind)
+
+
+def digest_version(value: object) -> int:
+    """An item's version as a platform's digest echoes it (an integer, or digits as text);
+    anything else is 0 (the digest compares content hashes, the version is informational)."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.isascii() and value.isdigit():
+        return int(value)
+    return 0
+
+
+def unknown_kind(kind: str) -> ValueError:
+    """The error for an entry kind an adapter does not carry (a programmer mistake, outside the
+    error tree)."""
+    return ValueError(f"this adapter carries {CATALOG_ITEM!r} and {CASE_EVENT!r}, not {kind!r}")

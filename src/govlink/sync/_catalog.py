@@ -41,22 +41,16 @@ reconciliation re-sends whatever the platform then lacks.
 from __future__ import annotations
 
 import random
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final, TypeVar
 
 from .._clock import Clock
 from ..domain import CatalogChange, Item, ItemState
 from ..store import Connection, Migration, Schema
-from ._adapter import (
-    CATALOG_ITEM,
-    CatalogDigestEntry,
-    CatalogDigestSource,
-    ProvinceAdapter,
-    WireRequest,
-    WireResponse,
-)
-from ._errors import PlatformError, SyncError
+from ._adapter import CATALOG_ITEM, CatalogDigestEntry, CatalogDigestSource, ProvinceAdapter
+from ._caller import PlatformCaller
+from ._errors import SyncError
 from ._outbox import EnqueueResult, NewEntry, Outbox, lane_name
 from ._policy import RetryPolicy
 
@@ -555,48 +549,23 @@ class CatalogSync:
         *,
         policy: RetryPolicy | None = None,
         rng: random.Random | None = None,
+        caller: PlatformCaller | None = None,
     ) -> ReconcileReport:
         """Read the platform's whole digest through ``adapter`` and reconcile against it.
 
+        ``caller``: the short-retry driver to read through (e.g. ``Dispatcher.caller``);
+        default a new one with ``policy`` (see :func:`fetch_catalog_digest`).
+
         Raises:
             TypeError: the adapter serves no digest (not a ``CatalogDigestSource``).
+            PlatformRefused: the platform refuses this client (retrying cannot fix it).
             PlatformError: the digest could not be read (after the policy's inner retries
                 and one credential refresh on 401).
         """
-        digest = await fetch_catalog_digest(adapter, clock=self.clock, policy=policy, rng=rng)
+        digest = await fetch_catalog_digest(
+            adapter, clock=self.clock, policy=policy, rng=rng, caller=caller
+        )
         return self.reconcile_against(items, digest)
-
-
-async def _with_retries(
-    adapter: ProvinceAdapter,
-    request: WireRequest,
-    decode: Callable[[WireResponse], _T],
-    *,
-    clock: Clock,
-    policy: RetryPolicy,
-    rng: random.Random,
-) -> _T:
-    # The inner loop of the dispatcher's policy, for a read that needs no outbox: transient
-    # failures are retried with full jitter, Retry-After honoured, a 401 refreshes once.
-    refreshed = False
-    attempt = 0
-    while True:
-        attempt += 1
-        try:
-            response = await adapter.send(request)
-            return decode(response)
-        except PlatformError as exc:
-            if exc.reason == "unauthorized" and not refreshed:
-                refreshed = True
-                await adapter.refresh_credentials()
-                continue
-            if (
-                not exc.retryable
-                or attempt >= policy.inner_attempts
-                or not policy.inner_may_wait(exc.retry_after)
-            ):
-                raise
-            await clock.asleep(policy.inner_delay(attempt, exc.retry_after, rng))
 
 
 async def fetch_catalog_digest(
@@ -605,29 +574,32 @@ async def fetch_catalog_digest(
     clock: Clock,
     policy: RetryPolicy | None = None,
     rng: random.Random | None = None,
+    caller: PlatformCaller | None = None,
 ) -> dict[str, CatalogDigestEntry]:
     """The platform's whole catalog digest, implementation code → entry, page by page.
 
+    Every page is read through ``caller`` (default: a new :class:`PlatformCaller` with
+    ``policy``, five inner attempts unless given), so digest reads are rate limited, budgeted,
+    guarded by the circuit breaker and refresh the token once on a 401, exactly like pushes.
+    Pass the dispatcher's ``caller`` to share its breaker and rate limit.
+
     Raises:
-        TypeError: ``adapter`` is not a :class:`~govlink.sync.CatalogDigestSource`.
+        TypeError: ``adapter`` is not a :class:`~govlink.sync.adapter.CatalogDigestSource`.
+        PlatformRefused: the platform refuses this client for a reason retrying cannot fix.
         PlatformError: a page could not be read after the retries.
     """
     if not isinstance(adapter, CatalogDigestSource):
         raise TypeError(f"adapter {adapter.name!r} serves no catalog digest")
     source: CatalogDigestSource = adapter
-    policy = policy or RetryPolicy(inner_attempts=5)
-    rng = rng or random.Random()  # noqa: S311 - jitter, not a secret
+    if caller is None:
+        caller = PlatformCaller(
+            adapter, clock=clock, policy=policy or RetryPolicy(inner_attempts=5), rng=rng
+        )
     entries: dict[str, CatalogDigestEntry] = {}
     token: str | None = None
     while True:
-        page = await _with_retries(
-            adapter,
-            source.encode_digest_request(token),
-            source.decode_digest_page,
-            clock=clock,
-            policy=policy,
-            rng=rng,
-        )
+        answer = await caller.call(source.encode_digest_request(token), source.decode_digest_page)
+        page = answer.value
         for entry in page.entries:
             entries[entry.implementation_code] = entry
         if page.next_page_token is None or not page.entries:

@@ -3,8 +3,8 @@
 One dispatch::
 
     DB thread:  claim head entries (lease) → adapter.encode → journal "send"   (one transaction)
-    event loop: rate limit → breaker → adapter.send → adapter.decode            (inner loop:
-                tenacity, waits on the injected clock, budgeted retries, 401 → refresh once)
+    event loop: PlatformCaller.call: rate limit → breaker / hold → adapter.send → adapter.decode
+                (inner loop: tenacity on the injected clock, budgeted, 401 → refresh once)
     DB thread:  acknowledge / reschedule (persisted backoff) / park → journal "ack"|"fail"
 
 All store work runs on one dedicated thread (SQLite releases the GIL while it works, so the
@@ -15,6 +15,11 @@ pure ``encode``/``decode``.
 
 Graceful shutdown: :meth:`Dispatcher.stop` (wired to SIGTERM/SIGINT by the CLI) lets in-flight
 requests finish and settle; nothing new is claimed. A crash instead leaves leases that expire.
+
+A refusal retrying cannot fix (:class:`~govlink.sync.PlatformRefused`: credentials refused after
+the one refresh, a refused signature, an endpoint the platform does not have) stops the run the
+same way and :meth:`Dispatcher.run` raises it: the refused batch's claims are released (the
+entries stay pending, in order, nothing parked), so the next run resends them once fixed.
 """
 
 from __future__ import annotations
@@ -23,71 +28,27 @@ import asyncio
 import contextlib
 import hashlib
 import logging
+import math
 import random
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_after_attempt
-
 from .._clock import Clock
-from .._errors import ValidationError
+from .._errors import ConfigError, ValidationError
 from ._adapter import CASE_EVENT, Delivery, ItemResult, Outcome, ProvinceAdapter, WireRequest
 from ._adapter import batch_limit as _batch_limit
-from ._errors import PlatformAuthError, PlatformError
+from ._caller import CallAnswer, EndpointGuard, PlatformCaller, SyncCounters
+from ._errors import PlatformError, PlatformRefused
 from ._journal import JournalRecord, append_journal
 from ._masking import mask_text
 from ._outbox import Claim, LaneFailure, Outbox, keys_digest
-from ._policy import BreakerState, CircuitBreaker, FairShare, RateLimiter, RetryBudget, RetryPolicy
+from ._policy import BreakerState, CircuitBreaker, FairShare, RetryBudget, RetryPolicy
 
-__all__ = ["Dispatcher", "SyncCounters"]
+__all__ = ["Dispatcher"]
 
 log = logging.getLogger("govlink.sync")
 _T = TypeVar("_T")
-
-
-@dataclass
-class SyncCounters:
-    """What a dispatcher did (``govlink sync run`` prints these; logs carry them too)."""
-
-    requests: int = 0
-    sent: int = 0
-    acknowledged: int = 0
-    applied: int = 0
-    duplicates: int = 0
-    retried: int = 0
-    parked: int = 0
-    failed_requests: int = 0
-    inner_retries: int = 0
-    budget_refused: int = 0
-    token_refreshes: int = 0
-    breaker_opened: int = 0
-    probes: int = 0
-    by_endpoint: dict[str, int] = field(default_factory=dict)
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "requests": self.requests,
-            "sent": self.sent,
-            "acknowledged": self.acknowledged,
-            "applied": self.applied,
-            "duplicates": self.duplicates,
-            "retried": self.retried,
-            "parked": self.parked,
-            "failed_requests": self.failed_requests,
-            "inner_retries": self.inner_retries,
-            "budget_refused": self.budget_refused,
-            "token_refreshes": self.token_refreshes,
-            "breaker_opened": self.breaker_opened,
-            "probes": self.probes,
-        }
-
-
-@dataclass
-class _Endpoint:
-    breaker: CircuitBreaker
-    budget: RetryBudget
 
 
 class Dispatcher:
@@ -99,8 +60,17 @@ class Dispatcher:
     draining a backlog across halls. ``breaker``/``budget``: factories per endpoint (for
     tuning and tests). ``on_progress(acknowledged_now)`` is called after each settled batch.
 
-    :meth:`run` raises only :class:`govlink.StoreError` (the store failed) and programmer
-    errors; platform failures are retried or parked, never raised.
+    Every request goes through :attr:`caller` (a :class:`~govlink.sync.PlatformCaller`); pass
+    the same caller to :meth:`govlink.sync.CatalogSync.reconcile` to share its breaker, budget
+    and rate limit.
+
+    Raises:
+        ConfigError: ``batch_size``, ``concurrency`` or ``rate_limit`` not a positive number.
+
+    :meth:`run` raises :class:`govlink.sync.PlatformRefused` when the platform refuses for a
+    reason retrying cannot fix (after the in-flight batches settled), :class:`govlink.StoreError`
+    when the store fails, and programmer errors; other platform failures are retried or parked,
+    never raised.
     """
 
     def __init__(
@@ -121,8 +91,11 @@ class Dispatcher:
         poll_interval: float = 0.5,
         on_progress: Callable[[int], None] | None = None,
     ) -> None:
-        if concurrency < 1:
-            raise ValueError("concurrency must be >= 1")
+        _check_positive("concurrency", concurrency, whole=True)
+        if batch_size is not None:
+            _check_positive("batch_size", batch_size, whole=True)
+        if rate_limit is not None:
+            _check_positive("rate_limit", rate_limit, whole=False)
         self.outbox = outbox
         self.adapter = adapter
         self.clock = clock or outbox.clock
@@ -132,14 +105,22 @@ class Dispatcher:
         self.batch_size = batch_size
         self.rng = rng or random.Random()  # noqa: S311 - jitter, not a secret
         self.fair = FairShare(hall_weights)
-        rate = rate_limit if rate_limit is not None else adapter.requests_per_second
-        self.limiter = RateLimiter(self.clock, rate)
         self.poll_interval = poll_interval
         self.on_progress = on_progress
         self.counters = SyncCounters()
-        self._make_breaker = breaker or (lambda c: CircuitBreaker(c, rng=self.rng))
-        self._make_budget = budget or (lambda c: RetryBudget(c))
-        self._endpoints: dict[str, _Endpoint] = {}
+        #: The short-retry driver every request of this dispatcher goes through.
+        self.caller = PlatformCaller(
+            adapter,
+            clock=self.clock,
+            policy=self.policy,
+            rate_limit=rate_limit,
+            breaker=breaker,
+            budget=budget,
+            rng=self.rng,
+            counters=self.counters,
+        )
+        #: The refusal that ended the run (``None`` while none happened).
+        self.fatal: PlatformRefused | None = None
         self._stopping = asyncio.Event()
         self._db = ThreadPoolExecutor(max_workers=1, thread_name_prefix="govlink-outbox")
         self._in_flight = 0  # workers claiming or sending
@@ -147,17 +128,12 @@ class Dispatcher:
         # Set whenever a batch is settled: an idle worker wakes at once when a lane it could
         # not claim (leased by another worker) becomes ready, instead of polling.
         self._settled = asyncio.Event()
-        self._refreshed_for: set[int] = set()
 
     # --- plumbing -----------------------------------------------------------------------
 
-    def endpoint_state(self, name: str) -> _Endpoint:
+    def endpoint_state(self, name: str) -> EndpointGuard:
         """The breaker and budget of one endpoint (created on first use)."""
-        state = self._endpoints.get(name)
-        if state is None:
-            state = _Endpoint(self._make_breaker(self.clock), self._make_budget(self.clock))
-            self._endpoints[name] = state
-        return state
+        return self.caller.guard(name)
 
     async def _db_call(self, fn: Callable[..., _T], *args: Any, **kwargs: Any) -> _T:
         loop = asyncio.get_running_loop()
@@ -197,6 +173,8 @@ class Dispatcher:
         finally:
             self._db.shutdown(wait=True)
         log.info("sync run finished", extra={"govlink": self.counters.to_dict()})
+        if self.fatal is not None:
+            raise self.fatal
         return self.counters
 
     async def _worker(self, kind: str, until_empty: bool) -> None:
@@ -308,7 +286,7 @@ class Dispatcher:
         self,
         kind: str,
         endpoint: str,
-        state: _Endpoint,
+        state: EndpointGuard,
         claim: Claim,
         request: WireRequest,
         send_record: int,
@@ -317,87 +295,55 @@ class Dispatcher:
         deliveries = claim.deliveries
         self.counters.sent += len(deliveries)
         try:
-            results, status, body_digest = await self._send_with_retries(
-                kind, state, request, deliveries
+            answer: CallAnswer[Sequence[ItemResult]] = await self.caller.call(
+                request, lambda response: self.adapter.decode(kind, deliveries, response)
             )
+        except PlatformRefused as exc:
+            await self._give_back(endpoint, claim, send_record, exc)
+            return []
         except PlatformError as exc:
             return await self._settle_failure(
                 kind, endpoint, state, claim, request, send_record, exc
             )
+        response = answer.response
         return await self._settle_results(
-            endpoint, deliveries, results, send_record, status, body_digest
+            endpoint,
+            deliveries,
+            answer.value,
+            send_record,
+            response.status,
+            hashlib.sha256(response.content).hexdigest(),
         )
 
-    async def _send_with_retries(
-        self, kind: str, state: _Endpoint, request: WireRequest, deliveries: Sequence[Delivery]
-    ) -> tuple[Sequence[ItemResult], int, str]:
-        """The inner loop: tenacity over one request, sleeping on the injected clock."""
-        policy = self.policy
-        refreshed = False
-
-        def should_retry(exc: BaseException) -> bool:
-            if not isinstance(exc, PlatformError) or not exc.retryable:
-                return False
-            if isinstance(exc, PlatformAuthError) or exc.reason == "unauthorized":
-                return False
-            if not policy.inner_may_wait(exc.retry_after):
-                return False  # a long Retry-After is the outer loop's job
-            if state.breaker.state is not BreakerState.CLOSED:
-                return False  # an open breaker (or a failed probe) ends the inner loop
-            if not state.budget.try_retry():
-                self.counters.budget_refused += 1
-                return False
-            self.counters.inner_retries += 1
-            return True
-
-        def wait(retry_state: RetryCallState) -> float:
-            exc = retry_state.outcome.exception() if retry_state.outcome else None
-            retry_after = exc.retry_after if isinstance(exc, PlatformError) else None
-            return policy.inner_delay(retry_state.attempt_number, retry_after, self.rng)
-
-        async def attempt_once() -> tuple[Sequence[ItemResult], int, str]:
-            nonlocal refreshed
-            delay = self.limiter.reserve()
-            if delay > 0:
-                await self.clock.asleep(delay)
-            self.counters.requests += 1
-            try:
-                response = await self.adapter.send(request)
-                results = self.adapter.decode(kind, deliveries, response)
-            except PlatformError as exc:
-                if exc.reason == "unauthorized" and not refreshed:
-                    # 401: refresh the token once and resend at once (not a retry).
-                    refreshed = True
-                    self.counters.token_refreshes += 1
-                    await self.adapter.refresh_credentials()
-                    return await attempt_once()
-                if exc.reason == "unauthorized":
-                    exc = PlatformAuthError(exc.message)
-                if exc.retryable:
-                    state.breaker.record_failure()
-                    if state.breaker.state is BreakerState.OPEN:
-                        self.counters.breaker_opened = sum(
-                            e.breaker.times_opened for e in self._endpoints.values()
-                        )
-                else:
-                    state.breaker.record_success()  # the platform answered: it is up
-                self.counters.failed_requests += 1
-                raise exc from None
-            state.breaker.record_success()
-            return results, response.status, hashlib.sha256(response.content).hexdigest()
-
-        state.budget.record_request()
-        retrying = AsyncRetrying(
-            stop=stop_after_attempt(policy.inner_attempts),
-            wait=wait,
-            retry=retry_if_exception(should_retry),
-            sleep=self.clock.asleep,
-            reraise=True,
+    async def _give_back(
+        self, endpoint: str, claim: Claim, send_record: int, exc: PlatformRefused
+    ) -> None:
+        """A refusal retrying cannot fix: journal it, release the claim, stop the run."""
+        fail = JournalRecord(
+            "fail",
+            endpoint,
+            len(claim.deliveries),
+            keys_digest([]),
+            {
+                "send": send_record,
+                "status": exc.status,
+                "reason": exc.reason,
+                "message": mask_text(exc.message)[:300],
+            },
         )
-        async for attempt in retrying:
-            with attempt:
-                return await attempt_once()
-        raise AssertionError("tenacity ended without a result")  # pragma: no cover
+        await self._db_call(self.outbox.journal, [fail])
+        await self._db_call(self.outbox.release, claim)
+        self._settled.set()
+        if self.fatal is None:
+            self.fatal = exc
+            # Info, not error: the caller reports the raised error itself (the CLI prints it
+            # as its one line), and logging's last resort would print it a second time.
+            log.info(
+                "sync run stopped: %s",
+                mask_text(exc.message),
+                extra={"govlink": {"endpoint": endpoint, "reason": exc.reason}},
+            )
+        self.stop()
 
     async def _settle_results(
         self,
@@ -471,7 +417,7 @@ class Dispatcher:
         self,
         kind: str,
         endpoint: str,
-        state: _Endpoint,
+        state: EndpointGuard,
         claim: Claim,
         request: WireRequest,
         send_record: int,
@@ -487,17 +433,34 @@ class Dispatcher:
         }
         fail = JournalRecord("fail", endpoint, len(deliveries), keys_digest([]), detail)
         if exc.retryable:
+            # The whole endpoint failed: the breaker paces the platform from here, so a lane
+            # waits no longer than the breaker's cooldown and is due when its probe succeeds.
+            ceiling = state.breaker.max_cooldown
             failures = [
                 LaneFailure(
                     d,
                     mask_text(exc.message),
-                    now + self.policy.outer_delay(d.attempt + 1, exc.retry_after, self.rng),
+                    now
+                    + self.policy.outer_delay(
+                        d.attempt + 1, exc.retry_after, self.rng, ceiling=ceiling
+                    ),
                 )
                 for d in deliveries
             ]
             await self._db_call(self.outbox.settle, (), failures, journal=[fail])
             self._settled.set()
             self.counters.retried += len(failures)
+            if state.breaker.state is not BreakerState.CLOSED or exc.retry_after:
+                # Visible without --log-json (logging's last resort prints warnings): an
+                # outage or a platform asking to wait is never a silent loop.
+                log.warning(
+                    "platform failing (%s): %d entr%s rescheduled; %s",
+                    exc.reason,
+                    len(deliveries),
+                    "y" if len(deliveries) == 1 else "ies",
+                    mask_text(exc.message)[:200],
+                    extra={"govlink": {"endpoint": endpoint, "reason": exc.reason}},
+                )
             log.info(
                 "batch rescheduled",
                 extra={
@@ -543,3 +506,12 @@ class Dispatcher:
                     )
                 ],
             )[0]
+
+
+def _check_positive(name: str, value: float, *, whole: bool) -> None:
+    # Refused up front: a batch size of -1 used to claim nothing and loop forever.
+    kind = "whole number" if whole else "number"
+    if isinstance(value, bool) or (whole and not isinstance(value, int)):
+        raise ConfigError(f"{name} {value!r}: must be a positive {kind}")
+    if not math.isfinite(value) or value <= 0:
+        raise ConfigError(f"{name} {value!r}: must be a positive {kind}")

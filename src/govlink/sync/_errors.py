@@ -4,14 +4,16 @@
 
     GovlinkError
     └── SyncError                     sync_error
-        ├── PlatformError             platform_error       (status, retryable, retry_after)
+        ├── PlatformError             platform_error       (status, retryable, retry_after, fix)
         │   ├── PlatformUnreachable   platform_unreachable (transport error or timeout; retried)
-        │   └── PlatformAuthError     platform_auth        (401 after one token refresh)
+        │   └── PlatformRefused       platform_refused     (retrying cannot fix it: ends a run,
+        │       │                                           exit 2 in govlink sync run)
+        │       └── PlatformAuthError platform_auth        (credentials refused after one refresh)
         ├── NotParked                 not_parked           (retry/skip of a case that is not parked)
         └── JournalTampered           journal_tampered     (record number of the first bad record)
 
 Messages never carry personal data: the platform's own refusal text is masked before it is
-stored or raised (see :func:`govlink.sync.mask_text`).
+stored or raised (see :func:`govlink.sync.adapter.mask_text`).
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ __all__ = [
     "NotParked",
     "PlatformAuthError",
     "PlatformError",
+    "PlatformRefused",
     "PlatformUnreachable",
     "SyncError",
 ]
@@ -43,6 +46,7 @@ class PlatformError(SyncError):
     the same request may succeed later (transport errors, timeouts, 408, 425, 429, 5xx) and
     ``retry_after`` is the platform's Retry-After in seconds, already parsed and capped.
     ``reason`` is a short stable word for logs and the journal (``"http_503"``, ``"timeout"``).
+    ``fix`` is what an operator should do when retrying cannot help (``None`` otherwise).
     """
 
     code = "platform_error"
@@ -55,12 +59,14 @@ class PlatformError(SyncError):
         retryable: bool,
         retry_after: float | None = None,
         reason: str | None = None,
+        fix: str | None = None,
     ) -> None:
         super().__init__(message)
         self.status = status
         self.retryable = retryable
         self.retry_after = retry_after
         self.reason = reason or (f"http_{status}" if status is not None else "transport")
+        self.fix = fix
 
     def to_dict(self) -> dict[str, Any]:
         data = super().to_dict()
@@ -69,6 +75,7 @@ class PlatformError(SyncError):
             retryable=self.retryable,
             retry_after=self.retry_after,
             reason=self.reason,
+            fix=self.fix,
         )
         return data
 
@@ -82,15 +89,44 @@ class PlatformUnreachable(PlatformError):
         super().__init__(message, status=None, retryable=True, reason=reason)
 
 
-class PlatformAuthError(PlatformError):
-    """401: the credentials were refused (the engine refreshes the token once before this)."""
+class PlatformRefused(PlatformError):
+    """The platform refuses every request for a reason retrying cannot fix.
+
+    Credentials refused after the one refresh, a refused signature, a clock too far from the
+    platform's, an endpoint the platform does not have (403, 404, 405, 410), a platform URL that
+    is not a URL. A run ends with this error (``govlink sync run`` exits 2 and prints the
+    message, which ends with what to fix); the entries stay pending, nothing is parked or
+    reordered. The cure is in the settings, so the command treats it like a
+    :class:`govlink.ConfigError` (exit 2).
+    """
+
+    code = "platform_refused"
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        fix: str,
+        status: int | None = None,
+        reason: str = "refused",
+    ) -> None:
+        super().__init__(
+            f"{message}; fix: {fix}", status=status, retryable=False, reason=reason, fix=fix
+        )
+
+
+class PlatformAuthError(PlatformRefused):
+    """The credentials were refused (401 after one token refresh, or by the token endpoint)."""
 
     code = "platform_auth"
 
-    def __init__(self, message: str) -> None:
-        # Retryable for the *outbox*: a refused token is the endpoint's problem, never the
-        # event's, so cases are rescheduled, not parked.
-        super().__init__(message, status=401, retryable=True, reason="unauthorized")
+    def __init__(self, message: str, *, fix: str | None = None) -> None:
+        super().__init__(
+            message,
+            fix=fix or "check the adapter's credentials (GOVLINK_<ADAPTER>_* settings)",
+            status=401,
+            reason="unauthorized",
+        )
 
 
 class NotParked(SyncError):

@@ -11,7 +11,9 @@ Nothing here does I/O or reads the wall clock: every object takes the injected
   tokens, time deposits ``floor_per_second``; each retry withdraws one. Retries therefore stay
   within ``ratio`` of requests plus a small floor (Finagle's RetryBudget, gRPC retry throttling).
 * :class:`CircuitBreaker` — closed / open / half-open per endpoint; while open nothing is sent;
-  after a cooldown (growing with each failed probe, capped, jittered) one slow probe goes out.
+  after a cooldown (growing with each failed probe, capped at 30 s, jittered) one small probe
+  goes out. A platform-wide ``Retry-After`` holds the endpoint for that long, whatever the
+  state.
 * :class:`RateLimiter` — a client-side token bucket matching the platform's request quota.
 * :class:`FairShare` — splits a batch between halls by weight (weighted round robin with the
   remainder rotating), so one hall's backlog never starves another's.
@@ -76,10 +78,23 @@ class RetryPolicy:
         """Whether the inner loop may honour this Retry-After (else the outer loop does)."""
         return retry_after is None or retry_after <= self.inner_max_delay
 
-    def outer_delay(self, failures: int, retry_after: float | None, rng: random.Random) -> float:
-        """Seconds until the next dispatch after the ``failures``-th failed one (>= 1)."""
+    def outer_delay(
+        self,
+        failures: int,
+        retry_after: float | None,
+        rng: random.Random,
+        *,
+        ceiling: float | None = None,
+    ) -> float:
+        """Seconds until the next dispatch after the ``failures``-th failed one (>= 1).
+
+        ``ceiling`` lowers the cap for this delay: a lane held back by a failure of the whole
+        endpoint waits no longer than the breaker's cooldown, so that it is due again as soon
+        as the breaker's probe finds the platform back.
+        """
         exponent = min(max(failures - 1, 0), 62)  # 2**62 is already far above any cap
-        ceiling = min(self.outer_max_delay, self.outer_base_delay * math.ldexp(1.0, exponent))
+        cap = self.outer_max_delay if ceiling is None else min(self.outer_max_delay, ceiling)
+        ceiling = min(cap, self.outer_base_delay * math.ldexp(1.0, exponent))
         delay = rng.uniform(0.0, ceiling)
         if retry_after is not None:
             delay = max(delay, min(retry_after, self.retry_after_cap))
@@ -156,6 +171,14 @@ class CircuitBreaker:
     doubles after each failed probe up to ``max_cooldown`` (jittered by up to +20%, so that
     many workers do not probe in step). Half-open: exactly one probe request at a time, of at
     most ``probe_batch`` entries; its success closes the breaker, its failure reopens it.
+
+    Held (:meth:`hold`): the platform refused a whole request with a ``Retry-After``; nothing
+    is admitted until that time has passed, in any state.
+
+    Recovery is bounded: once the platform is back, the next probe leaves within
+    ``max_cooldown`` × 1.2 (36 s by default) or at the end of the platform's own Retry-After
+    (itself capped by the retry policy), whichever is later; a failed probe never pushes the
+    next one further than that, however long the outage was.
     """
 
     def __init__(
@@ -164,7 +187,7 @@ class CircuitBreaker:
         *,
         failure_threshold: int = 5,
         base_cooldown: float = 2.0,
-        max_cooldown: float = 120.0,
+        max_cooldown: float = 30.0,
         probe_batch: int = 10,
         rng: random.Random | None = None,
     ) -> None:
@@ -181,6 +204,7 @@ class CircuitBreaker:
         self._opens = 0
         self.retry_at = 0.0
         self._probing = False
+        self._held_until = 0.0
         self.times_opened = 0
         self.probes = 0
 
@@ -200,6 +224,8 @@ class CircuitBreaker:
 
         Moves an open breaker whose cooldown has passed to half-open and admits one probe.
         """
+        if self.held_for() > 0:
+            return 0
         if self.state is BreakerState.CLOSED:
             return None
         if self.state is BreakerState.OPEN:
@@ -213,12 +239,23 @@ class CircuitBreaker:
         return self.probe_batch
 
     def wait_time(self) -> float:
-        """Seconds until :meth:`admit` may admit something (0 when closed)."""
+        """Seconds until :meth:`admit` may admit something (0 when closed and not held)."""
+        held = self.held_for()
         if self.state is BreakerState.OPEN:
-            return max(0.0, self.retry_at - self._clock.monotonic())
+            return max(held, self.retry_at - self._clock.monotonic(), 0.0)
         if self.state is BreakerState.HALF_OPEN and self._probing:
-            return 0.05
-        return 0.0
+            return max(held, 0.05)
+        return held
+
+    def hold(self, seconds: float) -> None:
+        """The platform asked the whole endpoint to wait ``seconds`` (a Retry-After on a
+        response that refused the whole request): admit nothing before then."""
+        if seconds > 0:
+            self._held_until = max(self._held_until, self._clock.monotonic() + seconds)
+
+    def held_for(self) -> float:
+        """Seconds left of a :meth:`hold` (0 when not held)."""
+        return max(0.0, self._held_until - self._clock.monotonic())
 
     def record_success(self) -> None:
         """A request reached the platform and was answered (any per-item outcome)."""

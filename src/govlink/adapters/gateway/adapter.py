@@ -11,12 +11,13 @@ envelope, pinyin field tables, numeric status codes, SM4 field encryption — is
 * a failure envelope is classified by the HTTP status the gateway pairs with its code (401 for
   signature refusals, 429 with Retry-After, 503, ...); a 200 carrying a failure code is
   classified by the same table, and an unknown failure code is poison;
-* per-element results use the reference vocabulary (``cljg``), mapped by
-  :func:`govlink.adapters.reference.adapter.element_result`.
+* per-element results (``cljg``) use the adapter kit's common vocabulary and its decode loop
+  (:func:`govlink.sync.adapter.decode_elements`).
 
 There is no token: :meth:`GatewayAdapter.refresh_credentials` does nothing, and the core's
 resend after a 401 is simply signed again (a fresh timestamp and nonce cure a skewed or replayed
-request; a wrong secret stays refused and becomes :class:`~govlink.sync.PlatformAuthError`).
+request; a wrong secret stays refused and becomes
+:class:`~govlink.sync.adapter.PlatformAuthError`, which ends the run with what to fix).
 """
 
 from __future__ import annotations
@@ -30,41 +31,55 @@ from pydantic import SecretStr
 from pydantic import ValidationError as PydanticValidationError
 from pydantic_settings import SettingsConfigDict
 
-from ..._clock import Clock, system_clock
-from ..._errors import ConfigError, ValidationError
+from ... import Clock, ConfigError, ValidationError, system_clock
 from ..._http import httpx
-from ..._settings import AdapterSettings
 from ...domain import CaseStatus, StatusCodeTable
-from ...sync import (
+from ...sync.adapter import (
     CASE_EVENT,
+    CATALOG_ENDPOINT,
     CATALOG_ITEM,
+    AdapterSettings,
     CatalogDigestEntry,
     CatalogDigestPage,
     Delivery,
+    ElementAnswer,
     ItemResult,
-    Outcome,
     PlatformError,
-    PlatformUnreachable,
     WireRequest,
     WireResponse,
+    check_base_url,
     classify_status,
+    decode_elements,
+    digest_version,
+    kind_endpoint,
+    load_adapter_settings,
+    mask_text,
+    secret_value,
+    to_wire_response,
+    transport_errors,
+    unknown_kind,
+    unreadable,
 )
-from ...sync._masking import mask_text
-from ..reference.adapter import element_result, load_adapter_settings, unknown_kind, unreadable
 from . import wire
 
 __all__ = ["GatewayAdapter", "GatewaySettings"]
 
-CATALOG_ENDPOINT: Final = "catalog"
-CASES_ENDPOINT: Final = "cases"
 _JSON: Final = {"content-type": "application/json"}
 _MAX_DETAIL: Final = 300
-
-
-def _secret(value: str | SecretStr | None) -> str | None:
-    if value is None:
-        return None
-    return value.get_secret_value() if isinstance(value, SecretStr) else value
+_CREDENTIALS: Final = "GOVLINK_GATEWAY_APP_ID and GOVLINK_GATEWAY_APP_SECRET"
+#: What an operator should do when the gateway keeps refusing the signing headers, by code.
+_FIXES: Final[dict[str, str]] = {
+    wire.GatewayCode.UNKNOWN_APP: f"check {_CREDENTIALS} against the app the platform issued",
+    wire.GatewayCode.BAD_SIGNATURE: (
+        f"check {_CREDENTIALS} and GOVLINK_GATEWAY_SIGN_METHOD against the app the platform issued"
+    ),
+    wire.GatewayCode.TIMESTAMP_SKEW: (
+        "this machine's clock is too far from the platform's: synchronise it (NTP)"
+    ),
+    wire.GatewayCode.MISSING_AUTH: f"check {_CREDENTIALS} (a signing header was refused)",
+    wire.GatewayCode.NONCE_REPLAYED: "the platform refused fresh nonces: ask its operator",
+}
+_DEFAULT_FIX: Final = f"check {_CREDENTIALS} and GOVLINK_GATEWAY_SIGN_METHOD"
 
 
 class GatewaySettings(AdapterSettings):
@@ -119,14 +134,14 @@ class GatewayAdapter:
     Options not given come from :class:`GatewaySettings` (``GOVLINK_GATEWAY_*``).
 
     Raises:
-        ConfigError: an unknown sign method or status, an SM4 key that is not 32 hex
-            characters, two statuses sharing a code, or a ``GOVLINK_GATEWAY_*`` variable that
-            does not parse.
+        ConfigError: a ``base_url`` that is not an http(s) URL, an unknown sign method or
+            status, an SM4 key that is not 32 hex characters, two statuses sharing a code, or a
+            ``GOVLINK_GATEWAY_*`` variable that does not parse.
     """
 
     name = "gateway"
     max_batch: int = wire.MAX_EVENT_BATCH
-    #: Per-kind limits (read through :func:`govlink.sync.batch_limit`).
+    #: Per-kind limits (read through :func:`govlink.sync.adapter.batch_limit`).
     max_batch_by_kind: Mapping[str, int] = {
         CATALOG_ITEM: wire.MAX_CATALOG_BATCH,
         CASE_EVENT: wire.MAX_EVENT_BATCH,
@@ -152,6 +167,7 @@ class GatewayAdapter:
         nonce_factory: Callable[[], str] | None = None,
     ) -> None:
         settings = load_adapter_settings(GatewaySettings)
+        self.base_url = check_base_url(base_url)
         app_id = app_id if app_id is not None else settings.app_id
         app_secret = app_secret if app_secret is not None else settings.app_secret
         sign_method = sign_method if sign_method is not None else settings.sign_method
@@ -176,15 +192,14 @@ class GatewayAdapter:
             raise ConfigError(f"gateway status_codes: {exc}") from None
         self.config = wire.GatewayConfig(
             app_id=app_id,
-            app_secret=_secret(app_secret) or "",
+            app_secret=secret_value(app_secret) or "",
             sign_method=method,
             success_code=success_code,
-            sm4_key=_secret(sm4_key),
+            sm4_key=secret_value(sm4_key),
             sm4_mode=sm4_mode,
             status_codes=table,
             encrypted_event_fields=tuple(encrypted_event_fields),
         )
-        self.base_url = base_url.rstrip("/")
         self.clock = clock
         self.requests_per_second = requests_per_second
         self.page_size = page_size
@@ -204,11 +219,7 @@ class GatewayAdapter:
 
     def endpoint(self, kind: str) -> str:
         """``"catalog"`` for catalog items, ``"cases"`` for case status events."""
-        if kind == CATALOG_ITEM:
-            return CATALOG_ENDPOINT
-        if kind == CASE_EVENT:
-            return CASES_ENDPOINT
-        raise unknown_kind(kind)
+        return kind_endpoint(kind)
 
     def encode(self, kind: str, deliveries: Sequence[Delivery]) -> WireRequest:
         """``sxlb`` (items) or ``bjztlb`` (events) of gateway-encoded elements.
@@ -255,11 +266,14 @@ class GatewayAdapter:
         except PydanticValidationError:
             envelope = None
         now = self.clock.time()
+        fix = _FIXES.get(envelope.code, _DEFAULT_FIX) if envelope is not None else _DEFAULT_FIX
         if not 200 <= response.status <= 299:
             detail = ""
             if envelope is not None:
                 detail = f"{envelope.code}: {mask_text(envelope.msg)}"[:_MAX_DETAIL]
-            failure = classify_status(response.status, response.headers, now=now, detail=detail)
+            failure = classify_status(
+                response.status, response.headers, now=now, detail=detail, credentials_fix=fix
+            )
             assert failure is not None  # non-2xx always classifies as a failure
             raise failure
         if envelope is None:
@@ -276,7 +290,9 @@ class GatewayAdapter:
                 retryable=False,
                 reason=f"gateway_{envelope.code}",
             ) from None
-        failure = classify_status(status, response.headers, now=now, detail=detail)
+        failure = classify_status(
+            status, response.headers, now=now, detail=detail, credentials_fix=fix
+        )
         assert failure is not None
         raise failure
 
@@ -296,32 +312,7 @@ class GatewayAdapter:
             parsed = wire.BatchResultData.model_validate(data)
         except PydanticValidationError:
             raise unreadable("data is not a batch result") from None
-        answers = {answer.xh: answer for answer in parsed.jg}
-        results: list[ItemResult] = []
-        blocked: set[str] = set()
-        for index, delivery in enumerate(deliveries):
-            answer = answers.get(index)
-            if answer is None:
-                result = ItemResult(
-                    delivery.idempotency_key,
-                    Outcome.RETRY,
-                    code="no_result",
-                    message="platform returned no result for this element",
-                )
-            else:
-                result = element_result(
-                    delivery,
-                    answer.cljg,
-                    problems=[(p.zd, p.gz, p.sm) for p in answer.wtlb],
-                    expected_sequence=answer.qwxh,
-                    current_status=answer.dqzt,
-                    retry_after=answer.ddms,
-                    lane_blocked=delivery.key in blocked,
-                )
-            if not result.outcome.acknowledged:
-                blocked.add(delivery.key)
-            results.append(result)
-        return results
+        return decode_elements(deliveries, ((answer.xh, _answer(answer)) for answer in parsed.jg))
 
     def encode_digest_request(self, page_token: str | None = None) -> WireRequest:
         """The digest request (``ym`` 页码 = page token, ``mytss`` 每页条数 = page size)."""
@@ -343,7 +334,7 @@ class GatewayAdapter:
         except PydanticValidationError:
             raise unreadable("data is not a digest page") from None
         return CatalogDigestPage(
-            tuple(CatalogDigestEntry(r.ssbm, _version(r.bbh), r.nrhx) for r in page.sxlb),
+            tuple(CatalogDigestEntry(r.ssbm, digest_version(r.bbh), r.nrhx) for r in page.sxlb),
             page.xyym,
         )
 
@@ -366,22 +357,14 @@ class GatewayAdapter:
 
         Raises:
             PlatformUnreachable: connection refused or reset, timeout, broken answer.
+            PlatformRefused: the platform URL is not usable.
         """
         headers = {**request.headers, **self.signed_headers(request)}
-        try:
+        with transport_errors(request.endpoint):
             answer = await self._client.request(
                 request.method, request.path, content=request.content, headers=headers
             )
-        except httpx.TimeoutException as exc:
-            raise PlatformUnreachable(
-                f"{request.endpoint}: timed out ({type(exc).__name__})", reason="timeout"
-            ) from None
-        except httpx.HTTPError as exc:
-            raise PlatformUnreachable(
-                f"{request.endpoint}: no answer ({type(exc).__name__})", reason="transport"
-            ) from None
-        headers_out = {k.lower(): v for k, v in answer.headers.items()}
-        return WireResponse(answer.status_code, headers_out, answer.content)
+        return to_wire_response(answer)
 
     async def refresh_credentials(self) -> None:
         """Nothing to refresh: every attempt is signed afresh."""
@@ -391,9 +374,13 @@ class GatewayAdapter:
         await self._client.aclose()
 
 
-def _version(value: Any) -> int:
-    if isinstance(value, int) and not isinstance(value, bool):
-        return value
-    if isinstance(value, str) and value.isdigit():
-        return int(value)
-    return 0
+def _answer(answer: wire.GatewayResult) -> ElementAnswer:
+    if answer.cljg.acknowledged and not answer.wtlb:
+        return ElementAnswer.plain(answer.cljg)  # most answers: nothing more to read
+    return ElementAnswer(
+        answer.cljg,
+        [(p.zd, p.gz, p.sm) for p in answer.wtlb],
+        answer.qwxh,
+        answer.dqzt,
+        answer.ddms,
+    )

@@ -102,10 +102,9 @@ from cryptography.hazmat.primitives import padding as crypto_padding
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from pydantic import BaseModel, ConfigDict, Field
 
-from ..._clock import CHINA_TZ
-from ..._errors import ConfigError, GovlinkError, ValidationError
+from ... import CHINA_TZ, ConfigError, GovlinkError, ValidationError
 from ...domain import CaseStatus, ItemType, StatusCodeTable
-from ..reference.wire import ResultStatus
+from ...sync.adapter import ElementStatus
 
 __all__ = [
     "CASE_STATUS_PUSH_PATH",
@@ -182,7 +181,11 @@ DEMO_APP_SECRET: Final = "govlink-demo-gateway-secret"  # noqa: S105 - documente
 DEFAULT_ENCRYPTED_EVENT_FIELDS: Final[tuple[str, ...]] = ("handler",)
 
 _DEFAULT_STATUS_TABLE: Final = StatusCodeTable()
-_NONCE_RE = re.compile(r"[0-9A-Za-z_-]{16,64}")
+_NONCE_RE = re.compile(r"[0-9A-Za-z_-]{16,64}", re.ASCII)
+# ASCII digits only: str.isdigit() also accepts "²", which int() then refuses.
+_TIMESTAMP_RE = re.compile(r"[0-9]{1,16}", re.ASCII)
+# Both HMACs (SHA-256, SM3) are 32 bytes: 64 hex characters, either case.
+_SIGNATURE_RE = re.compile(r"[0-9A-Fa-f]{64}", re.ASCII)
 
 
 class SignMethod(StrEnum):
@@ -403,6 +406,8 @@ def verify_signature(
     ``apps`` maps app id → configuration; ``now`` is POSIX seconds from the platform's clock;
     ``headers`` is case-insensitive (httpx/Starlette headers) or uses the canonical spelling.
     The nonce is remembered only once the signature is good, so a forger cannot burn nonces.
+    Any header text (non-ASCII digits, odd bytes decoded as Latin-1) ends in a refusal, never
+    in ``ValueError``/``TypeError``.
 
     Raises:
         SignatureRejected: with the gateway code and a reason naming the broken rule.
@@ -427,7 +432,7 @@ def verify_signature(
             "sign_method",
             f"{HEADER_SIGN_METHOD} must be {config.sign_method.value} for this app",
         )
-    if not timestamp.isdigit() or len(timestamp) > 16:
+    if not _TIMESTAMP_RE.fullmatch(timestamp):
         raise SignatureRejected(
             GatewayCode.MISSING_AUTH,
             "missing_header",
@@ -445,12 +450,24 @@ def verify_signature(
             "missing_header",
             f"{HEADER_NONCE} must be 16-64 characters of [0-9A-Za-z_-]",
         )
-    expected = sign(
-        config.app_secret,
-        canonical_string(http_method, path, timestamp, nonce, app_id, body, config.sign_method),
-        config.sign_method,
-    )
-    if not hmac.compare_digest(expected, signature.lower()):
+    if not _SIGNATURE_RE.fullmatch(signature):
+        raise SignatureRejected(
+            GatewayCode.BAD_SIGNATURE, "bad_signature", f"{HEADER_SIGNATURE} is not 64 hex digits"
+        )
+    try:
+        expected = sign(
+            config.app_secret,
+            canonical_string(http_method, path, timestamp, nonce, app_id, body, config.sign_method),
+            config.sign_method,
+        )
+    except UnicodeError:
+        # A path or method that cannot be UTF-8 (a lone surrogate from a careless caller):
+        # nothing a signature could have been computed over.
+        raise SignatureRejected(
+            GatewayCode.MISSING_AUTH, "missing_header", "request line is not valid UTF-8"
+        ) from None
+    # Both sides are ASCII hex here, so the constant-time comparison cannot refuse them.
+    if not hmac.compare_digest(expected.encode("ascii"), signature.lower().encode("ascii")):
         raise SignatureRejected(GatewayCode.BAD_SIGNATURE, "bad_signature", "bad signature")
     if nonces is not None and not nonces.remember(app_id, nonce, now):
         raise SignatureRejected(GatewayCode.NONCE_REPLAYED, "nonce_replayed", "nonce already used")
@@ -824,6 +841,10 @@ class GatewayProblem(_Wire):
     zd: str
     gz: str
     sm: str
+
+
+#: The per-element statuses (``cljg`` 处理结果): the adapter kit's common vocabulary.
+ResultStatus = ElementStatus
 
 
 class GatewayResult(_Wire):

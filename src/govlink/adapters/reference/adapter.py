@@ -6,7 +6,7 @@ client (:class:`AsyncOAuth2Client`, client credentials, HTTP Basic client authen
 token is fetched on first use, attached to every request, and fetched afresh when the core calls
 :meth:`ReferenceAdapter.refresh_credentials` after a 401.
 
-Per-element results map onto the sync core's :class:`~govlink.sync.Outcome`:
+Per-element results map onto the sync core's :class:`~govlink.sync.adapter.Outcome`:
 
 =======================  ==========================================================
 wire status              outcome
@@ -21,135 +21,61 @@ wire status              outcome
 ``unavailable``          ``RETRY`` (with the element's ``retry_after``)
 =======================  ==========================================================
 
-:func:`element_result` holds that mapping for every adapter whose platform uses the same
-vocabulary (the ``gateway`` adapter does).
+The mapping and the per-element loop are the adapter kit's (:func:`govlink.sync.adapter.
+decode_elements`): the reference API speaks the kit's common vocabulary word for word.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping, Sequence
-from typing import Any, Final, TypeVar
+from collections.abc import Mapping, Sequence
+from typing import Final
 
 from authlib.common.errors import AuthlibBaseError
 from pydantic import SecretStr
 from pydantic import ValidationError as PydanticValidationError
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import SettingsConfigDict
 
-from ..._clock import Clock, system_clock
-from ..._errors import ConfigError, ValidationError
+from ... import Clock, ValidationError, system_clock
 from ..._http import AsyncOAuth2Client, httpx
-from ..._settings import AdapterSettings
-from ...sync import (
+from ...sync.adapter import (
     CASE_EVENT,
+    CATALOG_ENDPOINT,
     CATALOG_ITEM,
+    AdapterSettings,
     CatalogDigestEntry,
     CatalogDigestPage,
     Delivery,
+    ElementAnswer,
     ItemResult,
-    Outcome,
     PlatformAuthError,
     PlatformError,
-    PlatformUnreachable,
     WireRequest,
     WireResponse,
+    check_base_url,
     classify_status,
+    decode_elements,
+    digest_version,
+    kind_endpoint,
+    load_adapter_settings,
+    mask_text,
+    secret_value,
+    to_wire_response,
+    transport_errors,
+    unknown_kind,
+    unreadable,
 )
-from ...sync._masking import mask_text
 from . import wire
 
-__all__ = [
-    "ReferenceAdapter",
-    "ReferenceSettings",
-    "element_result",
-    "load_adapter_settings",
-    "unknown_kind",
-    "unreadable",
-]
+__all__ = ["ReferenceAdapter", "ReferenceSettings"]
 
-#: Endpoint names (one retry budget and circuit breaker each).
-CATALOG_ENDPOINT: Final = "catalog"
-CASES_ENDPOINT: Final = "cases"
 _JSON: Final = {"content-type": "application/json"}
 _MAX_DETAIL: Final = 300
-
-
-def unknown_kind(kind: str) -> ValueError:
-    """The error for an entry kind an adapter does not carry (a programmer mistake)."""
-    return ValueError(f"this adapter carries {CATALOG_ITEM!r} and {CASE_EVENT!r}, not {kind!r}")
-
-
-def unreadable(what: str) -> PlatformUnreachable:
-    """A 2xx answer whose body cannot be read: retried like a lost answer (resends dedupe)."""
-    return PlatformUnreachable(f"platform answer unreadable: {what}", reason="malformed_response")
-
-
-def _problem_text(problems: Iterable[tuple[str, str, str]]) -> str:
-    return mask_text("; ".join(f"{f}: {m} [{r}]" for f, r, m in problems))[:_MAX_DETAIL]
-
-
-def element_result(
-    delivery: Delivery,
-    status: wire.ResultStatus,
-    *,
-    problems: Sequence[tuple[str, str, str]] = (),
-    expected_sequence: int | None = None,
-    current_status: int | None = None,
-    retry_after: float | None = None,
-    lane_blocked: bool = False,
-) -> ItemResult:
-    """The core's :class:`ItemResult` for one element's wire result.
-
-    ``problems`` are ``(field, rule, message)``; ``lane_blocked`` says that an earlier entry of
-    the same lane in the same batch was not acknowledged (an ``out_of_order`` answer is then a
-    consequence to retry, not poison). Messages are masked (personal data never leaves here).
-    """
-    key = delivery.idempotency_key
-    if status is wire.ResultStatus.APPLIED:
-        return ItemResult(key, Outcome.APPLIED)
-    if status is wire.ResultStatus.DUPLICATE:
-        return ItemResult(key, Outcome.DUPLICATE, code="duplicate")
-    first = problems[0] if problems else None
-    text = _problem_text(problems)
-    if status is wire.ResultStatus.UNAVAILABLE:
-        return ItemResult(
-            key,
-            Outcome.RETRY,
-            code="unavailable",
-            message=text or "platform could not store this element now",
-            retry_after=retry_after,
-        )
-    if status is wire.ResultStatus.OUT_OF_ORDER:
-        message = (
-            f"sequence {delivery.sequence} refused; platform expects {expected_sequence}"
-            if expected_sequence is not None
-            else f"sequence {delivery.sequence} refused as out of order"
-        )
-        return ItemResult(
-            key,
-            Outcome.RETRY if lane_blocked else Outcome.REJECTED,
-            code="out_of_order",
-            message=message,
-            field="sequence",
-            expected_sequence=expected_sequence,
-        )
-    if status is wire.ResultStatus.ILLEGAL_TRANSITION:
-        current = f" (current status code {current_status})" if current_status is not None else ""
-        return ItemResult(
-            key,
-            Outcome.REJECTED,
-            code="illegal_transition",
-            message=(text or "status change refused") + current,
-            field=first[0] if first else "status",
-        )
-    # REJECTED (and any status a newer platform adds that this govlink does not know).
-    return ItemResult(
-        key,
-        Outcome.REJECTED,
-        code=first[1] if first else status.value,
-        message=text or "refused as invalid",
-        field=first[0] if first else None,
-    )
+#: What an operator should check when the platform refuses this client's credentials.
+_CREDENTIALS_FIX: Final = (
+    "check GOVLINK_REFERENCE_CLIENT_ID and GOVLINK_REFERENCE_CLIENT_SECRET (or "
+    "[adapters.reference] in govlink.toml) against the client registered at the platform"
+)
 
 
 def _splice_key(payload_json: str, idempotency_key: str) -> str:
@@ -163,30 +89,6 @@ def _splice_key(payload_json: str, idempotency_key: str) -> str:
     rest = body[1:].lstrip()
     separator = "" if rest.startswith("}") else ","
     return '{"idempotency_key":' + json.dumps(idempotency_key) + separator + rest
-
-
-def _secret(value: str | SecretStr) -> str:
-    return value.get_secret_value() if isinstance(value, SecretStr) else value
-
-
-_S = TypeVar("_S", bound=BaseSettings)
-
-
-def load_adapter_settings(cls: type[_S]) -> _S:
-    """Read an adapter's settings from the environment.
-
-    Raises:
-        ConfigError: a variable that does not parse, naming it.
-    """
-    try:
-        return cls()
-    except PydanticValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(p) for p in first["loc"]) or "settings"
-        prefix = str(cls.model_config.get("env_prefix", ""))
-        table = getattr(cls, "adapter_table", "")
-        in_file = f" (or {where} in [adapters.{table}] of govlink.toml)" if table else ""
-        raise ConfigError(f"setting {prefix}{where.upper()}{in_file}: {first['msg']}") from None
 
 
 class ReferenceSettings(AdapterSettings):
@@ -219,13 +121,14 @@ class ReferenceAdapter:
     given come from :class:`ReferenceSettings` (``GOVLINK_REFERENCE_*``).
 
     Raises:
-        ConfigError: a ``GOVLINK_REFERENCE_*`` variable that does not parse. Credentials are
-            checked by the platform on first use (:class:`~govlink.sync.PlatformAuthError`).
+        ConfigError: a ``base_url`` that is not an http(s) URL, or a ``GOVLINK_REFERENCE_*``
+            variable that does not parse. Credentials are checked by the platform on first use
+            (:class:`~govlink.sync.adapter.PlatformAuthError`).
     """
 
     name = "reference"
     max_batch: int = wire.MAX_EVENT_BATCH
-    #: Per-kind limits (read through :func:`govlink.sync.batch_limit`).
+    #: Per-kind limits (read through :func:`govlink.sync.adapter.batch_limit`).
     max_batch_by_kind: Mapping[str, int] = {
         CATALOG_ITEM: wire.MAX_CATALOG_BATCH,
         CASE_EVENT: wire.MAX_EVENT_BATCH,
@@ -245,13 +148,13 @@ class ReferenceAdapter:
         page_size: int = wire.DEFAULT_PAGE_SIZE,
     ) -> None:
         settings = load_adapter_settings(ReferenceSettings)
+        self.base_url = check_base_url(base_url)
         client_id = client_id if client_id is not None else settings.client_id
         client_secret = client_secret if client_secret is not None else settings.client_secret
         scope = scope if scope is not None else settings.scope
         timeout = timeout if timeout is not None else settings.timeout
         if requests_per_second is None:
             requests_per_second = settings.requests_per_second
-        self.base_url = base_url.rstrip("/")
         self.clock = clock
         self.requests_per_second = requests_per_second
         self.page_size = page_size
@@ -259,7 +162,7 @@ class ReferenceAdapter:
         self._token_url = self.base_url + wire.TOKEN_PATH
         self._client = AsyncOAuth2Client(
             client_id=client_id,
-            client_secret=_secret(client_secret),
+            client_secret=secret_value(client_secret),
             scope=scope,
             token_endpoint=self._token_url,
             grant_type="client_credentials",
@@ -278,11 +181,7 @@ class ReferenceAdapter:
 
     def endpoint(self, kind: str) -> str:
         """``"catalog"`` for catalog items, ``"cases"`` for case status events."""
-        if kind == CATALOG_ITEM:
-            return CATALOG_ENDPOINT
-        if kind == CASE_EVENT:
-            return CASES_ENDPOINT
-        raise unknown_kind(kind)
+        return kind_endpoint(kind)
 
     def encode(self, kind: str, deliveries: Sequence[Delivery]) -> WireRequest:
         """``items:batch`` or ``events:batch`` carrying the deliveries' canonical JSON.
@@ -325,7 +224,11 @@ class ReferenceAdapter:
         except PydanticValidationError:
             detail = ""
         return classify_status(
-            response.status, response.headers, now=self.clock.time(), detail=detail
+            response.status,
+            response.headers,
+            now=self.clock.time(),
+            detail=detail,
+            credentials_fix=_CREDENTIALS_FIX,
         )
 
     def decode(
@@ -334,7 +237,8 @@ class ReferenceAdapter:
         """One :class:`ItemResult` per delivery, in delivery order.
 
         Raises:
-            PlatformError: a non-2xx answer (classified by :func:`govlink.sync.classify_status`).
+            PlatformError: a non-2xx answer (classified by
+                :func:`govlink.sync.adapter.classify_status`).
             PlatformUnreachable: a 2xx answer that is not the batch response.
         """
         failure = self._request_failure(response)
@@ -351,37 +255,9 @@ class ReferenceAdapter:
             parsed = model.model_validate_json(response.content)
         except PydanticValidationError:
             raise unreadable("not a batch response") from None
-        answers: dict[int, wire.ItemResult | wire.EventResult] = {}
-        for element in parsed.results:
-            answers[element.index] = element
-        results: list[ItemResult] = []
-        blocked: set[str] = set()
-        for index, delivery in enumerate(deliveries):
-            answer = answers.get(index)
-            if answer is None:
-                # The platform did not say: not acknowledged, so sent again (and deduplicated).
-                result = ItemResult(
-                    delivery.idempotency_key,
-                    Outcome.RETRY,
-                    code="no_result",
-                    message="platform returned no result for this element",
-                )
-            else:
-                expected = getattr(answer, "expected_sequence", None)
-                current = getattr(answer, "current_status", None)
-                result = element_result(
-                    delivery,
-                    answer.status,
-                    problems=[(p.field, p.rule, p.message) for p in answer.problems],
-                    expected_sequence=expected,
-                    current_status=current,
-                    retry_after=answer.retry_after,
-                    lane_blocked=delivery.key in blocked,
-                )
-            if not result.outcome.acknowledged:
-                blocked.add(delivery.key)
-            results.append(result)
-        return results
+        return decode_elements(
+            deliveries, ((element.index, _answer(element)) for element in parsed.results)
+        )
 
     def encode_digest_request(self, page_token: str | None = None) -> WireRequest:
         """``GET /v1/catalog/digest`` for one page."""
@@ -406,7 +282,7 @@ class ReferenceAdapter:
             raise unreadable("not a catalog digest page") from None
         return CatalogDigestPage(
             tuple(
-                CatalogDigestEntry(e.implementation_code, _version(e.version), e.content_hash)
+                CatalogDigestEntry(e.implementation_code, digest_version(e.version), e.content_hash)
                 for e in page.items
             ),
             page.next_page_token,
@@ -426,7 +302,8 @@ class ReferenceAdapter:
                 return response
             if isinstance(answer, dict) and "error" in answer:
                 raise PlatformAuthError(
-                    f"token endpoint refused the client credentials ({answer['error']!s:.40})"
+                    f"token endpoint refused the client credentials ({answer['error']!s:.40})",
+                    fix=_CREDENTIALS_FIX,
                 )
             raise unreadable("token endpoint answer carries no access_token")
         if response.status_code in (400, 401):
@@ -436,11 +313,14 @@ class ReferenceAdapter:
                 refusal = "invalid_client"
             raise PlatformAuthError(
                 f"token endpoint refused the client credentials ({refusal}, "
-                f"HTTP {response.status_code})"
+                f"HTTP {response.status_code})",
+                fix=_CREDENTIALS_FIX,
             )
-        headers = {k.lower(): v for k, v in response.headers.items()}
         failure = classify_status(
-            response.status_code, headers, now=self.clock.time(), detail="token endpoint"
+            response.status_code,
+            to_wire_response(response).headers,
+            now=self.clock.time(),
+            detail="token endpoint",
         )
         assert failure is not None  # a non-2xx status always classifies as a failure
         raise failure
@@ -454,33 +334,26 @@ class ReferenceAdapter:
 
         Raises:
             PlatformUnreachable: connection refused or reset, timeout, broken answer.
+            PlatformRefused: the platform URL is not usable.
             PlatformAuthError: the token endpoint refused the client credentials.
             PlatformError: the token endpoint failed (429, 5xx; retryable).
         """
         try:
-            if not self._client.token:
-                await self._fetch_token()
-            answer = await self._client.request(
-                request.method,
-                request.path,
-                content=request.content,
-                headers=dict(request.headers),
-            )
-        except httpx.TimeoutException as exc:
-            raise PlatformUnreachable(
-                f"{request.endpoint}: timed out ({type(exc).__name__})", reason="timeout"
-            ) from None
-        except httpx.HTTPError as exc:
-            raise PlatformUnreachable(
-                f"{request.endpoint}: no answer ({type(exc).__name__})", reason="transport"
-            ) from None
+            with transport_errors(request.endpoint):
+                if not self._client.token:
+                    await self._fetch_token()
+                answer = await self._client.request(
+                    request.method,
+                    request.path,
+                    content=request.content,
+                    headers=dict(request.headers),
+                )
         except ValueError as exc:
             # Authlib's JSON parse of a 2xx token answer that is not JSON.
             raise unreadable(f"token endpoint ({type(exc).__name__})") from None
         except AuthlibBaseError as exc:
             raise _token_refused(exc) from None
-        headers = {k.lower(): v for k, v in answer.headers.items()}
-        return WireResponse(answer.status_code, headers, answer.content)
+        return to_wire_response(answer)
 
     async def refresh_credentials(self) -> None:
         """Forget the token; a new one is fetched now (and on the next send if this fails).
@@ -490,13 +363,8 @@ class ReferenceAdapter:
         """
         self._client.token = None
         try:
-            await self._fetch_token()
-        except httpx.TimeoutException:
-            raise PlatformUnreachable("token endpoint timed out", reason="timeout") from None
-        except httpx.HTTPError as exc:
-            raise PlatformUnreachable(
-                f"token endpoint: no answer ({type(exc).__name__})", reason="transport"
-            ) from None
+            with transport_errors("token endpoint"):
+                await self._fetch_token()
         except ValueError as exc:
             raise unreadable(f"token endpoint ({type(exc).__name__})") from None
         except AuthlibBaseError as exc:
@@ -507,17 +375,20 @@ class ReferenceAdapter:
         await self._client.aclose()
 
 
+def _answer(element: wire.ItemResult | wire.EventResult) -> ElementAnswer:
+    if element.status.acknowledged and not element.problems:
+        return ElementAnswer.plain(element.status)  # most answers: nothing more to read
+    return ElementAnswer(
+        element.status,
+        [(p.field, p.rule, p.message) for p in element.problems],
+        getattr(element, "expected_sequence", None),
+        getattr(element, "current_status", None),
+        element.retry_after,
+    )
+
+
 def _token_refused(exc: Exception) -> PlatformAuthError:
     # A 2xx token answer that still carries an OAuth error, or no usable token: the endpoint
     # refuses this client (retryable for the outbox, like a 401), never a case's fault.
     error = getattr(exc, "error", None) or type(exc).__name__
-    return PlatformAuthError(f"token endpoint gave no usable token ({error})")
-
-
-def _version(value: Any) -> int:
-    # The digest carries the item's own version as pushed; a platform may echo it as text.
-    if isinstance(value, int) and not isinstance(value, bool):
-        return value
-    if isinstance(value, str) and value.isdigit():
-        return int(value)
-    return 0
+    return PlatformAuthError(f"token endpoint gave no usable token ({error})", fix=_CREDENTIALS_FIX)

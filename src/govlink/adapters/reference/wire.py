@@ -92,6 +92,8 @@ from typing import Any, Final, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from ...sync.adapter import ElementStatus
+
 __all__ = [
     "CASE_EVENTS_BATCH_PATH",
     "CASE_PATH",
@@ -174,25 +176,9 @@ class _Response(BaseModel):
     model_config = ConfigDict(extra="ignore", frozen=True)
 
 
-class ResultStatus(StrEnum):
-    """What happened to one element of a batch (see the module docstring)."""
-
-    APPLIED = "applied"
-    DUPLICATE = "duplicate"
-    REJECTED = "rejected"
-    OUT_OF_ORDER = "out_of_order"
-    ILLEGAL_TRANSITION = "illegal_transition"
-    UNAVAILABLE = "unavailable"
-
-    @property
-    def acknowledged(self) -> bool:
-        """True when the element's effect is in place (``applied`` or ``duplicate``)."""
-        return self in (ResultStatus.APPLIED, ResultStatus.DUPLICATE)
-
-    @property
-    def retryable(self) -> bool:
-        """True when resending the same element later may succeed (``unavailable``)."""
-        return self is ResultStatus.UNAVAILABLE
+#: What happened to one element of a batch (see the module docstring): the reference API speaks
+#: exactly the adapter kit's common vocabulary, so its statuses *are* that enum.
+ResultStatus = ElementStatus
 
 
 class ErrorCode(StrEnum):
