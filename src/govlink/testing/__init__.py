@@ -10,9 +10,10 @@ reached in-process (:meth:`MockProvince.client`, :meth:`MockProvince.async_clien
 
 from __future__ import annotations
 
-from ._core import CoreResponse, ProvinceConfig, ProvinceCore
+from ._core import ProvinceConfig, ProvinceCore
 from ._faults import Decision, FaultKind, FaultPlan, FaultRule, OutageMode, parse_duration
 from ._journal import Journal, JournalAssertionError, JournalEntry
+from ._messages import CoreResponse
 from ._openapi import reference_openapi, render_reference_openapi
 from ._province import (
     DEFAULT_BASE_URL,
