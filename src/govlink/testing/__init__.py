@@ -2,19 +2,31 @@
 assertions and the pytest plugin (``govlink.testing.plugin``: ``virtual_clock``,
 ``mock_province``, ``mock_province_router``, ``served_province``).
 
-The mock province is one Starlette application over one pure core (:class:`ProvinceCore`),
-reached in-process (:meth:`MockProvince.client`, :meth:`MockProvince.async_client`,
+The mock province is one Starlette application over one pure core (:class:`ProvinceCore`):
+the platform's state and rules (:class:`Platform`), and one face per provincial API
+(:class:`ReferenceFace`, :class:`GatewayFace`; add one with :class:`ProvinceFace`), reached
+in-process (:meth:`MockProvince.client`, :meth:`MockProvince.async_client`,
 :meth:`MockProvince.mock` for respx) or served by uvicorn (:func:`served_mock`,
 ``govlink mock-province serve``). See docs/mock-province.md.
 """
 
 from __future__ import annotations
 
-from ._core import ProvinceConfig, ProvinceCore
+from ._core import BUILTIN_FACES, ProvinceConfig, ProvinceCore, openapi_documents
+from ._face import FaceAnswer, FaceContext, FaceFactory, Failure, ProvinceFace, Reply
 from ._faults import Decision, FaultKind, FaultPlan, FaultRule, OutageMode, parse_duration
+from ._gateway_face import GatewayFace
+from ._gateway_openapi import gateway_openapi, render_gateway_openapi
 from ._journal import Journal, JournalAssertionError, JournalEntry
-from ._messages import CoreResponse
+from ._messages import CoreResponse, ProvinceRequest
 from ._openapi import reference_openapi, render_reference_openapi
+from ._platform import (
+    ElementOutcome,
+    ElementStatus,
+    ItemOutcome,
+    PartialFailure,
+    Platform,
+)
 from ._province import (
     DEFAULT_BASE_URL,
     MockProvince,
@@ -23,26 +35,45 @@ from ._province import (
     make_server,
     served_mock,
 )
+from ._reference_face import ReferenceFace
 
 __all__ = [
+    "BUILTIN_FACES",
     "DEFAULT_BASE_URL",
     "CoreResponse",
     "Decision",
+    "ElementOutcome",
+    "ElementStatus",
+    "FaceAnswer",
+    "FaceContext",
+    "FaceFactory",
+    "Failure",
     "FaultKind",
     "FaultPlan",
     "FaultRule",
+    "GatewayFace",
+    "ItemOutcome",
     "Journal",
     "JournalAssertionError",
     "JournalEntry",
     "MockProvince",
     "OutageMode",
+    "PartialFailure",
+    "Platform",
     "ProvinceConfig",
     "ProvinceCore",
+    "ProvinceFace",
+    "ProvinceRequest",
+    "ReferenceFace",
+    "Reply",
     "ServedProvince",
     "create_app",
+    "gateway_openapi",
     "make_server",
+    "openapi_documents",
     "parse_duration",
     "reference_openapi",
+    "render_gateway_openapi",
     "render_reference_openapi",
     "served_mock",
 ]

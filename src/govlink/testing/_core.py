@@ -35,7 +35,7 @@ from ._messages import CoreResponse, ProvinceRequest, error_response
 from ._platform import PartialFailure, Platform
 from ._reference_face import ReferenceFace
 
-__all__ = ["BUILTIN_FACES", "ProvinceConfig", "ProvinceCore"]
+__all__ = ["BUILTIN_FACES", "ProvinceConfig", "ProvinceCore", "openapi_documents"]
 
 #: The faces ``ProvinceConfig.apis`` (and ``govlink mock-province serve --adapter``) can name.
 #: Adding a provincial API to the mock is one face module and one entry here.
@@ -370,3 +370,15 @@ class ProvinceCore:
             "the platform is unavailable (outage)",
             decision.retry_after,
         )
+
+
+def openapi_documents() -> dict[str, str]:
+    """Face name → OpenAPI document of every built-in face that has one (as committed under
+    ``schemas/openapi-<name>.json`` and served at ``/openapi/<name>.json``)."""
+    core = ProvinceCore(ProvinceConfig(apis=tuple(BUILTIN_FACES)))
+    documents = {}
+    for face in core.faces:
+        document = face.openapi()
+        if document is not None:
+            documents[face.name] = document
+    return documents
