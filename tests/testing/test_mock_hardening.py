@@ -70,7 +70,7 @@ def test_odd_basic_credentials_are_invalid_client(face: Face, authorization: byt
         content=b"grant_type=client_credentials",
         headers={
             "authorization": authorization,
-            "content-type": "application/x-www-form-urlencoded",
+            "content-type": b"application/x-www-form-urlencoded",
         },
     )
     assert response.status_code == 401
