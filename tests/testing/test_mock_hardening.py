@@ -69,8 +69,8 @@ def test_odd_basic_credentials_are_invalid_client(face: Face, authorization: byt
         ref.TOKEN_PATH,
         content=b"grant_type=client_credentials",
         headers={
-            "authorization": authorization,
-            "content-type": b"application/x-www-form-urlencoded",
+            b"authorization": authorization,
+            b"content-type": b"application/x-www-form-urlencoded",
         },
     )
     assert response.status_code == 401
