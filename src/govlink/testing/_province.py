@@ -183,8 +183,10 @@ def create_app(
                 _hard_close(transport)
             await asyncio.sleep(0)  # let the server see the disconnect: nothing is sent
             return Response(b"", status_code=500)
-        headers = dict(result.headers)
-        media_type = headers.pop("content-type", "application/json")
+        media_type = result.content_type
+        # A list, not a dict: a face may repeat a header (several Set-Cookie lines).
+        extra = [(k, v) for k, v in result.headers if k != "content-type"]
+        response: Response
         if result.dribble_bytes_per_s:
             rate = result.dribble_bytes_per_s
 
@@ -193,13 +195,15 @@ def create_app(
                     await clock.asleep(pause)
                     yield chunk
 
-            headers["content-length"] = str(len(result.body))
-            return StreamingResponse(
-                dribble(), status_code=result.status, headers=headers, media_type=media_type
+            extra.append(("content-length", str(len(result.body))))
+            response = StreamingResponse(
+                dribble(), status_code=result.status, media_type=media_type
             )
-        return Response(
-            result.body, status_code=result.status, headers=headers, media_type=media_type
-        )
+        else:
+            response = Response(result.body, status_code=result.status, media_type=media_type)
+        for name, value in extra:
+            response.headers.append(name, value)
+        return response
 
     async def endpoint(scope: Scope, receive: Receive, send: Send) -> None:
         # A plain ASGI app under a catch-all mount: any method, any path reaches the core,
