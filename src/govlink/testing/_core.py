@@ -35,7 +35,8 @@ from ._messages import CoreResponse, ProvinceRequest, error_response
 from ._platform import PartialFailure, Platform
 from ._reference_face import ReferenceFace
 
-__all__ = ["BUILTIN_FACES", "ProvinceConfig", "ProvinceCore", "openapi_documents"]
+# CoreResponse lived here before the split; faces written against that keep importing it.
+__all__ = ["BUILTIN_FACES", "CoreResponse", "ProvinceConfig", "ProvinceCore", "openapi_documents"]
 
 #: The faces ``ProvinceConfig.apis`` (and ``govlink mock-province serve --adapter``) can name.
 #: Adding a provincial API to the mock is one face module and one entry here.

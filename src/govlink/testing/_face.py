@@ -23,7 +23,15 @@ if TYPE_CHECKING:
     from ._core import ProvinceConfig
     from ._platform import ElementStatus, PartialFailure, Platform
 
-__all__ = ["FaceAnswer", "FaceContext", "FaceFactory", "Failure", "ProvinceFace", "Reply"]
+__all__ = [
+    "FAILURE_STATUS",
+    "FaceAnswer",
+    "FaceContext",
+    "FaceFactory",
+    "Failure",
+    "ProvinceFace",
+    "Reply",
+]
 
 
 class Failure(StrEnum):

@@ -113,9 +113,7 @@ def _element(fields: dict[str, str], what: str) -> dict[str, Any]:
     }
 
 
-def _operation(
-    operation_id: str, summary: str, request: str, data: str, max_items: int | None
-) -> dict[str, Any]:
+def _operation(operation_id: str, summary: str, request: str, data: str) -> dict[str, Any]:
     return {
         "post": {
             "operationId": operation_id,
@@ -160,21 +158,18 @@ def _document() -> str:
                 f"办件状态推送: push up to {gw.MAX_EVENT_BATCH} case status events",
                 "CaseStatusPushRequest",
                 "BatchResultData",
-                gw.MAX_EVENT_BATCH,
             ),
             gw.CATALOG_PUSH_PATH: _operation(
                 "pushItems",
                 f"事项推送: upsert up to {gw.MAX_CATALOG_BATCH} catalog items",
                 "CatalogPushRequest",
                 "BatchResultData",
-                gw.MAX_CATALOG_BATCH,
             ),
             gw.CATALOG_DIGEST_PATH: _operation(
                 "catalogDigest",
                 "事项摘要: implementation code → content hash, version, revision",
                 "DigestRequest",
                 "DigestData",
-                None,
             ),
         },
         "components": {"schemas": dict(sorted(schemas.items()))},

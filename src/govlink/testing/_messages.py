@@ -21,6 +21,7 @@ __all__ = [
     "dumps",
     "error_response",
     "json_response",
+    "problems_json",
 ]
 
 JSON_CONTENT_TYPE: Final = "application/json"
@@ -77,6 +78,11 @@ def json_response(status: int, data: Any, *headers: tuple[str, str]) -> CoreResp
     return CoreResponse(status, dumps(data), [("content-type", JSON_CONTENT_TYPE), *headers])
 
 
+def problems_json(problems: Sequence[FieldProblem]) -> list[dict[str, str]]:
+    """``[{"field", "rule", "message"}, ...]``: problems as the mock's envelopes carry them."""
+    return [{"field": p.field, "rule": p.rule, "message": p.message} for p in problems]
+
+
 def error_response(
     status: int,
     code: str,
@@ -89,8 +95,6 @@ def error_response(
     are left out). The mock's own error envelope, which the reference API shares."""
     error: dict[str, Any] = {"code": code, "message": message}
     if problems:
-        error["problems"] = [
-            {"field": p.field, "rule": p.rule, "message": p.message} for p in problems
-        ]
+        error["problems"] = problems_json(problems)
     error.update({k: v for k, v in extra.items() if v is not None})
     return json_response(status, {"error": error})

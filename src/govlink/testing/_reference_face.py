@@ -20,7 +20,13 @@ from ..domain import CaseStatusEvent
 from ._access import AccessDenied
 from ._batches import BatchTooLarge, MalformedBody, read_batch
 from ._face import FAILURE_STATUS, FaceAnswer, FaceContext, Failure, Reply
-from ._messages import CoreResponse, ProvinceRequest, error_response, json_response
+from ._messages import (
+    CoreResponse,
+    ProvinceRequest,
+    error_response,
+    json_response,
+    problems_json,
+)
 from ._openapi import render_reference_openapi
 from ._platform import ElementOutcome, ElementStatus, ItemOutcome, PartialFailure
 from ._problems import pydantic_problems
@@ -45,12 +51,17 @@ class _EventsEnvelope(BaseModel):
 # The hot path: one pass from JSON bytes to validated events. Any bad element, an explicit
 # idempotency key or a malformed envelope falls back to the element-by-element path.
 _EVENTS_FAST: Final = _EventsEnvelope.model_validate_json
-# The one-pass path parses the whole body before counting, so it is taken only when a cheap
-# byte count proves the batch small: at most one "{" per event (plus the envelope's) and a
-# bounded number of commas. Anything else is read element by element up to the limit.
+# The one-pass path parses the whole body before counting, so it is taken only when that is
+# cheap whatever the body holds: a body under 1 MiB (parsing it costs a few tens of MB at
+# worst, and FailFast stops validation at the first bad element), or one whose byte counts
+# prove the batch small (at most one "{" per event plus the envelope's, a bounded number of
+# commas). Anything else is read element by element up to the limit.
+_ONE_PASS_BYTES: Final = 1024 * 1024
 _COMMAS_PER_EVENT: Final = 16
 _APPLIED: Final = ElementStatus.APPLIED
 _DUPLICATE: Final = ElementStatus.DUPLICATE
+# A dict lookup, not Enum.value (a descriptor call), on the hot path.
+_STATUS_TEXT: Final = {s: s.value for s in ElementStatus}
 _ERROR_CODES: Final = {
     Failure.NOT_FOUND: ref.ErrorCode.NOT_FOUND,
     Failure.METHOD_NOT_ALLOWED: ref.ErrorCode.MALFORMED_REQUEST,
@@ -70,10 +81,6 @@ def _error(
     **extra: Any,
 ) -> CoreResponse:
     return error_response(status, code.value, message, problems=problems, **extra)
-
-
-def _problems_json(problems: list[FieldProblem]) -> list[dict[str, str]]:
-    return [{"field": p.field, "rule": p.rule, "message": p.message} for p in problems]
 
 
 class ReferenceFace:
@@ -191,7 +198,9 @@ class ReferenceFace:
     ) -> tuple[CoreResponse, list[ElementStatus]]:
         limit = self.config.max_event_batch
         fast: list[_KeyedEvent] = []
-        if body.count(b"{") <= limit + 1 and body.count(b",") <= _COMMAS_PER_EVENT * (limit + 1):
+        if len(body) <= _ONE_PASS_BYTES or (
+            body.count(b"{") <= limit + 1 and body.count(b",") <= _COMMAS_PER_EVENT * (limit + 1)
+        ):
             try:
                 fast = _EVENTS_FAST(body).events
             except PydanticValidationError:
@@ -205,24 +214,25 @@ class ReferenceFace:
             outcomes = self.platform.apply_events(request.events, partial)
         results = []
         failed = 0
-        for index, outcome in enumerate(outcomes):
-            status = outcome.status
-            result: dict[str, Any] = {"index": index, "status": status.value}
-            if outcome.key is not None:
-                result["idempotency_key"] = outcome.key
-            if outcome.case_number is not None:
-                result["case_number"] = outcome.case_number
-                result["sequence"] = outcome.sequence
+        for index, (status, key, case, sequence, expected, current, problems, wait) in enumerate(
+            outcomes
+        ):
+            result: dict[str, Any] = {"index": index, "status": _STATUS_TEXT[status]}
+            if key is not None:
+                result["idempotency_key"] = key
+            if case is not None:
+                result["case_number"] = case
+                result["sequence"] = sequence
             if status is not _APPLIED and status is not _DUPLICATE:
                 failed += 1
-                if outcome.expected_sequence is not None:
-                    result["expected_sequence"] = outcome.expected_sequence
-                if outcome.current_status is not None:
-                    result["current_status"] = outcome.current_status
-                if outcome.problems:
-                    result["problems"] = _problems_json(outcome.problems)
-                if outcome.retry_after is not None:
-                    result["retry_after"] = outcome.retry_after
+                if expected is not None:
+                    result["expected_sequence"] = expected
+                if current is not None:
+                    result["current_status"] = current
+                if problems:
+                    result["problems"] = problems_json(problems)
+                if wait is not None:
+                    result["retry_after"] = wait
             results.append(result)
         response = json_response(200, {"results": results, "failed": failed})
         return response, [o.status for o in outcomes]
@@ -243,7 +253,7 @@ class ReferenceFace:
                 result["revision"] = outcome.revision
                 result["content_hash"] = outcome.content_hash
             if outcome.problems:
-                result["problems"] = _problems_json(outcome.problems)
+                result["problems"] = problems_json(outcome.problems)
             if outcome.retry_after is not None:
                 result["retry_after"] = outcome.retry_after
             if not outcome.status.acknowledged:
