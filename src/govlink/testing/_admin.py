@@ -7,23 +7,36 @@ requests (so fault windows by request number are not shifted by a test looking a
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from .._errors import ValidationError
 from ._faults import FaultPlan
+from ._journal import Journal
 from ._messages import CoreResponse, ProvinceRequest, error_response, json_response
 
-if TYPE_CHECKING:
-    from ._core import ProvinceCore
+__all__ = ["ProvinceControls", "answer_admin"]
 
-__all__ = ["answer_admin"]
+
+class ProvinceControls(Protocol):
+    """What the admin endpoints read and change (the province implements it)."""
+
+    journal: Journal
+    faults: FaultPlan
+
+    def state(self) -> dict[str, Any]: ...
+
+    def reset(self) -> None: ...
+
+    def set_faults(self, plan: FaultPlan) -> None: ...
+
+    def catalog(self) -> list[dict[str, Any]]: ...
 
 
 def _malformed(message: str, **extra: Any) -> CoreResponse:
     return error_response(400, "malformed_request", message, **extra)
 
 
-def answer_admin(core: ProvinceCore, request: ProvinceRequest) -> CoreResponse:
+def answer_admin(core: ProvinceControls, request: ProvinceRequest) -> CoreResponse:
     """Answer one ``/admin/...`` request (called under the province's lock)."""
     method, path, query = request.method, request.path, request.query
     if path == "/admin/state" and method == "GET":
@@ -48,7 +61,7 @@ def answer_admin(core: ProvinceCore, request: ProvinceRequest) -> CoreResponse:
     return error_response(404, "not_found", f"no admin endpoint {method} {path}")
 
 
-def _set_faults(core: ProvinceCore, body: bytes) -> CoreResponse:
+def _set_faults(core: ProvinceControls, body: bytes) -> CoreResponse:
     try:
         data = json.loads(body or b"{}")
     except RecursionError:

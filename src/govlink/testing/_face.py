@@ -20,7 +20,7 @@ from ._messages import CoreResponse, ProvinceRequest
 if TYPE_CHECKING:
     from .._clock import Clock
     from ._access import Access, Quota
-    from ._core import ProvinceConfig
+    from ._config import ProvinceConfig
     from ._platform import ElementStatus, PartialFailure, Platform
 
 __all__ = [

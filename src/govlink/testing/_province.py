@@ -47,8 +47,8 @@ from starlette.types import Receive, Scope, Send
 
 from .._clock import Clock, system_clock
 from .._http import httpx
-from ..adapters.reference import wire as ref
-from ._core import ProvinceConfig, ProvinceCore
+from ._config import DEFAULT_CLIENT_ID, ProvinceConfig
+from ._core import ProvinceCore
 from ._face import FaceFactory
 from ._faults import FaultPlan
 from ._journal import Journal
@@ -286,7 +286,7 @@ class MockProvince:
     def state(self) -> dict[str, Any]:
         return self.core.state()
 
-    def issue_token(self, client_id: str = ref.DEMO_CLIENT_ID) -> str:
+    def issue_token(self, client_id: str = DEFAULT_CLIENT_ID) -> str:
         """A bearer token for ``client_id`` without an HTTP round trip (not journaled).
 
         Raises:
