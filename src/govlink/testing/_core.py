@@ -11,7 +11,7 @@ respx route).
 The pieces, one concern each: the platform's state and rules (``_platform``), access (token
 endpoint, bearer check, quota: ``_access``), one face per provincial API (``_reference_face``,
 ``_gateway_face``; the protocol is ``_face``), the admin endpoints (``_admin``), the journal
-(``_journal``) and fault plans (``_faults``).
+(``_journal``), fault plans (``_faults``) and the configuration (``_config``).
 """
 
 from __future__ import annotations
