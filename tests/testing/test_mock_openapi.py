@@ -118,9 +118,6 @@ GATEWAY_PROVINCE = MockProvince(clock=GATEWAY_CLOCK, config=ProvinceConfig(rate_
 gateway_schema = schemathesis.openapi.from_asgi(
     "/openapi/gateway.json", _signing(GATEWAY_PROVINCE.app, GATEWAY_CLOCK)
 )
-unsigned_gateway_schema = schemathesis.openapi.from_asgi(
-    "/openapi/gateway.json", GATEWAY_PROVINCE.app
-)
 CHECKS = [
     not_a_server_error,
     status_code_conformance,
@@ -138,17 +135,3 @@ CHECKS = [
 )
 def test_schemathesis_finds_no_server_error_at_the_gateway(case: schemathesis.Case[Any]) -> None:
     case.call_and_validate(checks=CHECKS)
-
-
-@unsigned_gateway_schema.parametrize()
-@settings(
-    max_examples=5,
-    deadline=None,
-    derandomize=True,
-    suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
-)
-def test_schemathesis_unsigned_gateway_requests_are_refused_cleanly(
-    case: schemathesis.Case[Any],
-) -> None:
-    response = case.call_and_validate(checks=CHECKS)
-    assert response.status_code < 500

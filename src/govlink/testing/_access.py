@@ -19,7 +19,7 @@ from urllib.parse import parse_qs, unquote
 
 from .._clock import Clock
 from ._faults import retry_after_seconds
-from ._messages import CoreResponse, json_response
+from ._messages import SMALL_BODY_BYTES, CoreResponse, json_response
 
 __all__ = ["Access", "AccessDenied", "Quota", "TokenGrant"]
 
@@ -83,6 +83,9 @@ class Access:
 
     def token_endpoint(self, headers: Mapping[str, str], body: bytes) -> TokenGrant:
         """Answer ``POST`` to the token endpoint (form ``grant_type=client_credentials``)."""
+        if len(body) > SMALL_BODY_BYTES:
+            message = f"the form is over {SMALL_BODY_BYTES} bytes"
+            return TokenGrant(_oauth_error(400, "invalid_request", message), "-")
         try:
             form = {k: v[0] for k, v in parse_qs(body.decode("utf-8")).items()}
         except (UnicodeDecodeError, ValueError):

@@ -12,7 +12,13 @@ from typing import Any, Protocol
 from .._errors import ValidationError
 from ._faults import FaultPlan
 from ._journal import Journal
-from ._messages import CoreResponse, ProvinceRequest, error_response, json_response
+from ._messages import (
+    SMALL_BODY_BYTES,
+    CoreResponse,
+    ProvinceRequest,
+    error_response,
+    json_response,
+)
 
 __all__ = ["ProvinceControls", "answer_admin"]
 
@@ -62,6 +68,8 @@ def answer_admin(core: ProvinceControls, request: ProvinceRequest) -> CoreRespon
 
 
 def _set_faults(core: ProvinceControls, body: bytes) -> CoreResponse:
+    if len(body) > SMALL_BODY_BYTES:
+        return _malformed(f"a fault plan is at most {SMALL_BODY_BYTES} bytes")
     try:
         data = json.loads(body or b"{}")
     except RecursionError:

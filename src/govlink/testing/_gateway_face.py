@@ -19,7 +19,7 @@ from ..adapters.gateway import wire as gw
 from ._batches import BatchTooLarge, MalformedBody, read_batch
 from ._face import FaceAnswer, FaceContext, Failure, Reply
 from ._gateway_openapi import render_gateway_openapi
-from ._messages import CoreResponse, ProvinceRequest, json_response
+from ._messages import SMALL_BODY_BYTES, CoreResponse, ProvinceRequest, json_response
 from ._platform import ElementStatus, PartialFailure
 from ._problems import pydantic_problems
 
@@ -154,6 +154,9 @@ class GatewayFace:
             raise self._malformed(pydantic_problems(exc)) from None
 
     def _digest(self, app: gw.GatewayConfig, body: bytes) -> CoreResponse:
+        if len(body) > SMALL_BODY_BYTES:
+            message = f"a digest request is at most {SMALL_BODY_BYTES} bytes"
+            raise Reply(_error(gw.GatewayCode.MALFORMED_REQUEST, message))
         try:
             request = gw.DigestRequest.model_validate_json(body)
         except PydanticValidationError as exc:

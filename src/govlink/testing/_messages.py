@@ -16,6 +16,7 @@ from .._errors import FieldProblem
 
 __all__ = [
     "JSON_CONTENT_TYPE",
+    "SMALL_BODY_BYTES",
     "CoreResponse",
     "ProvinceRequest",
     "dumps",
@@ -25,6 +26,9 @@ __all__ = [
 ]
 
 JSON_CONTENT_TYPE: Final = "application/json"
+#: The largest body of a request that carries no batch (a token form, a digest request, a fault
+#: plan): parsing even a few megabytes of tiny JSON values costs hundreds of megabytes.
+SMALL_BODY_BYTES: Final = 64 * 1024
 
 
 def dumps(data: Any) -> bytes:
