@@ -73,20 +73,24 @@ class GatewayFace:
         self._nonces = gw.NonceCache(max((a.skew_seconds for a in apps.values()), default=300))
 
     def owns(self, path: str) -> bool:
+        """Whether ``path`` belongs to the gateway API."""
         return path.startswith("/gw/")
 
     def openapi(self) -> str:
+        """The gateway API's OpenAPI document."""
         return render_gateway_openapi()
 
     def failure(
         self, failure: Failure, message: str, *, retry_after: int | None = None
     ) -> CoreResponse:
+        """The refusal in this API\'s envelope (``Retry-After`` when a wait is known)."""
         response = _error(_CODES[failure], message)
         if retry_after is not None:
             response.headers.append(("retry-after", str(retry_after)))
         return response
 
     def handle(self, request: ProvinceRequest, partial: PartialFailure | None) -> FaceAnswer:
+        """Route, check access and the quota, then answer (raises :class:`Reply` to refuse)."""
         path = request.path
         if path not in _PATHS:
             raise Reply(self.failure(Failure.NOT_FOUND, f"no endpoint {path}"))

@@ -204,14 +204,17 @@ class Platform:
 
     @property
     def item_count(self) -> int:
+        """Catalog items stored."""
         return len(self._items)
 
     @property
     def case_count(self) -> int:
+        """Cases seen."""
         return len(self._lifecycle)
 
     @property
     def events_applied(self) -> int:
+        """Events applied (duplicates not counted)."""
         return len(self._applied_log)
 
     def applied_event_log(self) -> list[str]:

@@ -95,14 +95,17 @@ class ReferenceFace:
         self.config = context.config
 
     def owns(self, path: str) -> bool:
+        """Whether ``path`` belongs to the reference API."""
         return path == ref.TOKEN_PATH or path.startswith("/v1/")
 
     def openapi(self) -> str:
+        """The reference API's OpenAPI document."""
         return render_reference_openapi()
 
     def failure(
         self, failure: Failure, message: str, *, retry_after: int | None = None
     ) -> CoreResponse:
+        """The refusal in this API\'s envelope (``Retry-After`` when a wait is known)."""
         response = _error(
             FAILURE_STATUS[failure], _ERROR_CODES[failure], message, retry_after=retry_after
         )
@@ -113,6 +116,7 @@ class ReferenceFace:
     # --- routing --------------------------------------------------------------------------------
 
     def handle(self, request: ProvinceRequest, partial: PartialFailure | None) -> FaceAnswer:
+        """Route, check access and the quota, then answer (raises :class:`Reply` to refuse)."""
         path, method = request.path, request.method
         if path == ref.TOKEN_PATH:
             self._need(method, "POST")
