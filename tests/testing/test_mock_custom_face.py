@@ -45,7 +45,8 @@ class TicketFace:
         body = json.dumps({"ok": True, "ticket": f"ST-{self.issued}"}).encode()
         headers = [("content-type", "application/json"), ("set-cookie", "a=1"),
                    ("set-cookie", "b=2")]  # fmt: skip
-        return FaceAnswer(CoreResponse(200, body, headers), request.query.get("name", "-"))
+        slow = CoreResponse(200, body, headers, latency=0.25)  # the face's own slowness
+        return FaceAnswer(slow, request.query.get("name", "-"))
 
     def failure(
         self, failure: Failure, message: str, *, retry_after: int | None = None
@@ -72,7 +73,11 @@ def test_one_more_face_in_the_list(served: bool) -> None:
     province = MockProvince(clock=VirtualClock(), faces=faces)
     reach = served_mock(province) if served else nullcontext(province)
     with reach as place, place.client(timeout=10) as http:
+        before = province.clock.time()
+        province.set_faults("latency:ms=500")
         answer = http.get("/cas/ticket", params={"name": "hall-370502"})
+        assert province.clock.time() - before == pytest.approx(0.75)  # the face's, plus the fault's
+        province.set_faults(None)
         assert answer.json() == {"ok": True, "ticket": "ST-1"}
         assert answer.headers.get_list("set-cookie") == ["a=1", "b=2"]
         assert http.get("/cas/other").json()["why"] == "not_found"
@@ -89,7 +94,7 @@ def test_one_more_face_in_the_list(served: bool) -> None:
         assert digest.status_code == 200
     entries = province.journal.entries
     assert [(e.path, e.status, e.client, e.fault) for e in entries[:3]] == [
-        ("/cas/ticket", 200, "hall-370502", ""),
+        ("/cas/ticket", 200, "hall-370502", "latency"),
         ("/cas/other", 418, "-", ""),
         ("/cas/ticket", 503, "-", "outage:503"),
     ]

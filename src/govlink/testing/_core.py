@@ -300,8 +300,10 @@ class ProvinceCore:
                 response = CoreResponse(0, drop="lost_response")
             elif decision.after_apply == "malformed_json" and response.body:
                 response.body = response.body[: max(1, len(response.body) // 2)]
-        response.latency = decision.latency
-        response.dribble_bytes_per_s = decision.dribble_bytes_per_s
+        # A face may slow its own answers (an identity platform's slow JWKS): faults add to it.
+        response.latency += decision.latency
+        if decision.dribble_bytes_per_s is not None:
+            response.dribble_bytes_per_s = decision.dribble_bytes_per_s
         self.journal.entries.append(
             JournalEntry(
                 index,
