@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from contextlib import nullcontext
+from dataclasses import dataclass
 
 import pytest
 
@@ -22,6 +23,7 @@ from govlink.testing import (
     ProvinceFace,
     ProvinceRequest,
     Reply,
+    mounted,
     served_mock,
 )
 
@@ -107,3 +109,42 @@ def test_apis_selects_faces_by_name_and_refuses_unknown_ones() -> None:
     assert [face.name for face in only.core.faces] == ["gateway"]
     with pytest.raises(ConfigError, match="unknown mock province API 'identity'"):
         MockProvince(config=ProvinceConfig(apis=("reference", "identity")))
+
+
+@dataclass
+class _Answer:
+    status: int
+    body: bytes
+    headers: list[tuple[str, str]]
+    latency: float = 0.0
+
+
+class _StandaloneIdentity:
+    """Stands in for a face written as its own pure handler (the identity platform's shape)."""
+
+    def __init__(self, clock: object) -> None:
+        self.clock = clock
+        self.seen: list[str] = []
+
+    def handle(
+        self, method: str, path: str, query: object, headers: object, body: bytes
+    ) -> _Answer:
+        self.seen.append(f"{method} {path}")
+        return _Answer(200, b'{"keys": []}', [("content-type", "application/json")], latency=2.0)
+
+
+def test_a_standalone_handler_is_mounted_by_one_entry() -> None:
+    identity = mounted("identity", "/identity", lambda ctx: _StandaloneIdentity(ctx.clock))
+    province = MockProvince(clock=VirtualClock(), faces=[*BUILTIN_FACES.values(), identity])
+    face = province.core.faces[-1]
+    assert (face.name, face.openapi()) == ("identity", None)
+    with province.client() as http:
+        before = province.clock.time()
+        assert http.get("/identity/jwks").json() == {"keys": []}
+        assert province.clock.time() - before == pytest.approx(2.0)  # its own slowness kept
+        province.set_faults("outage:path=/identity,retry_after=5")
+        down = http.get("/identity/jwks")
+        assert (down.status_code, down.headers["retry-after"]) == (503, "5")
+        assert down.json()["error"]["code"] == "unavailable"
+    assert face.handler.seen == ["GET /jwks"]  # type: ignore[attr-defined]
+    assert [e.status for e in province.journal.entries] == [200, 503]

@@ -19,6 +19,7 @@ from ._gateway_face import GatewayFace
 from ._gateway_openapi import gateway_openapi, render_gateway_openapi
 from ._journal import Journal, JournalAssertionError, JournalEntry
 from ._messages import CoreResponse, ProvinceRequest
+from ._mounted import mounted
 from ._openapi import reference_openapi, render_reference_openapi
 from ._platform import (
     ElementOutcome,
@@ -70,6 +71,7 @@ __all__ = [
     "create_app",
     "gateway_openapi",
     "make_server",
+    "mounted",
     "openapi_documents",
     "parse_duration",
     "reference_openapi",
