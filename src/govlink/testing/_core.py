@@ -291,7 +291,7 @@ class ProvinceCore:
                 )
                 answer = face.handle(request, partial)
                 response, client = answer.response, answer.client
-                outcomes = "".join(OUTCOME_CHARS[s] for s in answer.outcomes)
+                outcomes = "".join(map(OUTCOME_CHARS.__getitem__, answer.outcomes))
             except Reply as reply:
                 response, client = reply.response, reply.client
             if "U" in outcomes:

@@ -335,14 +335,14 @@ class Platform:
         ``{hall}:case:{case_number}:{sequence}``).
         """
         rate = partial.rate if partial is not None else 0.0
-        draw = partial.draw if partial is not None else None
+        draw = partial.draw if partial is not None and rate else None
         keys = self._keys
         advance = self._lifecycle.advance
         log = self._applied_log
         counts = self._case_counts
         outcomes: list[ElementOutcome] = []
         for index, event in enumerate(events):
-            roll = draw() if draw is not None and rate else 1.0
+            roll = draw() if draw is not None else 1.0
             if event is None:
                 outcomes.append(
                     ElementOutcome(_REJECTED, explicit[index], problems=problems[index])
