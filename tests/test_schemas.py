@@ -8,7 +8,12 @@ from pathlib import Path
 import pytest
 
 from govlink.cli import main
-from govlink.cli._schemas import PUBLIC_MODELS, export_schemas, render_schemas
+from govlink.cli._schemas import (
+    PUBLIC_MODELS,
+    export_schemas,
+    render_openapi_documents,
+    render_schemas,
+)
 from govlink.samples import load_sample_catalog
 
 REPO = Path(__file__).resolve().parent.parent
@@ -57,7 +62,9 @@ def test_export_writes_then_check_passes(
 ) -> None:
     target = tmp_path / "out"
     assert main(["schemas", "export", "--dir", str(target)]) == 0
-    assert sorted(p.name for p in target.iterdir()) == sorted(f.name for f in render_schemas())
+    exported = [*render_schemas(), *render_openapi_documents()]
+    assert sorted(p.name for p in target.iterdir()) == sorted(f.name for f in exported)
+    assert {"openapi-reference.json", "openapi-gateway.json"} <= {f.name for f in exported}
     assert main(["schemas", "export", "--check", "--dir", str(target)]) == 0
     assert "up to date" in capsys.readouterr().out
     # A second export writes nothing.
@@ -68,7 +75,7 @@ def test_check_reports_drift_and_ignores_unknown_files(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     export_schemas(tmp_path)
-    (tmp_path / "openapi-reference.json").write_text("{}\n", encoding="utf-8")
+    (tmp_path / "notes.json").write_text("{}\n", encoding="utf-8")  # not the exporter's
     item = tmp_path / "item.schema.json"
     item.write_text(item.read_text(encoding="utf-8").replace("catalog_code", "code"), "utf-8")
     (tmp_path / "case.schema.json").unlink()
@@ -79,7 +86,14 @@ def test_check_reports_drift_and_ignores_unknown_files(
     assert report["ok"] is False
     # --check wrote nothing.
     assert not (tmp_path / "case.schema.json").exists()
-    assert (tmp_path / "openapi-reference.json").read_text(encoding="utf-8") == "{}\n"
+    assert (tmp_path / "notes.json").read_text(encoding="utf-8") == "{}\n"
+    # The mock province's OpenAPI documents are part of the export, so they drift too.
+    (tmp_path / "openapi-gateway.json").write_text("{}\n", encoding="utf-8")
+    assert export_schemas(tmp_path, check=True) == [
+        "case.schema.json",
+        "item.schema.json",
+        "openapi-gateway.json",
+    ]
 
 
 def test_item_schema_validates_wire_data() -> None:

@@ -14,7 +14,7 @@ import pytest
 from govlink._http import httpx
 from govlink.adapters.reference import wire as ref
 from govlink.cli import main
-from govlink.testing import render_reference_openapi
+from govlink.testing import render_gateway_openapi, render_reference_openapi
 
 
 def test_serve_help(capsys: pytest.CaptureFixture[str]) -> None:
@@ -37,6 +37,21 @@ def test_bad_fault_spec_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> 
 def test_openapi_prints_the_document(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["mock-province", "openapi"]) == 0
     assert capsys.readouterr().out == render_reference_openapi()
+
+
+def test_openapi_prints_the_gateway_document(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["mock-province", "openapi", "--api", "gateway"]) == 0
+    assert capsys.readouterr().out == render_gateway_openapi()
+    assert main(["mock-province", "openapi", "--api", "nowhere"]) == 2
+    assert "--api" in capsys.readouterr().err
+
+
+def test_unknown_adapter_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["mock-province", "serve", "--adapter", "nowhere", "--port", "0"]) == 2
+    err = capsys.readouterr().err
+    assert "--adapter" in err
+    assert "reference" in err
+    assert "Traceback" not in err
 
 
 @pytest.mark.server

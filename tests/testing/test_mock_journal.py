@@ -41,7 +41,7 @@ def test_missing_and_unexpected_events_fail(mock_province: MockProvince) -> None
 def test_out_of_order_and_doubled_application_are_caught(mock_province: MockProvince) -> None:
     # The mock never does this itself; corrupt its log to prove the assertions would notice.
     push(mock_province, case_events("C1", 2))
-    core = mock_province.core
+    core = mock_province.core.platform  # the platform holds the applied log
     core._applied_log.reverse()
     with pytest.raises(JournalAssertionError, match="out of per-case order: C1"):
         mock_province.journal.assert_each_event_applied_once_in_order(case_events("C1", 2))

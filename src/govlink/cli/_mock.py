@@ -3,14 +3,17 @@
 ``serve`` runs :class:`govlink.testing.MockProvince` with uvicorn (``govlink[server]``) for
 integrators in any language. With no options: the reference and gateway APIs on
 http://127.0.0.1:8000, no faults, development credentials; it says so on stderr.
-``openapi`` prints the reference API's OpenAPI document.
+``openapi`` prints an API's OpenAPI document (``--api reference|gateway``).
+Ctrl-C or SIGTERM stops the server (requests in flight get a few seconds) and exits 0.
 """
 
 from __future__ import annotations
 
 import argparse
+import signal
 import socket
 import sys
+from types import FrameType
 
 from .._errors import ConfigError, ValidationError
 from ..adapters.gateway import wire as gw
@@ -19,14 +22,24 @@ from ._context import CliContext
 
 __all__ = ["register"]
 
-_APIS = ("reference", "gateway")
+#: The APIs served by default; ``--adapter`` may name any face of ``BUILTIN_FACES``
+#: (checked when serving, so a face added there needs no change here).
+_DEFAULT_APIS = ("reference", "gateway")
+
+
+class _Stop(Exception):
+    """SIGTERM arrived: uvicorn has shut down and re-raised the signal to us."""
+
+
+def _raise_stop(signum: int, frame: FrameType | None) -> None:
+    raise _Stop
 
 
 def _serve(ctx: CliContext) -> int:
     from ..testing import FaultPlan, MockProvince, ProvinceConfig, make_server
 
     args = ctx.args
-    apis = tuple(dict.fromkeys(args.adapters or _APIS))
+    apis = tuple(dict.fromkeys(args.adapters or _DEFAULT_APIS))
     try:
         plan = FaultPlan.parse(args.faults, seed=args.seed)
     except ValidationError as exc:
@@ -39,7 +52,10 @@ def _serve(ctx: CliContext) -> int:
         capture_bodies=args.capture_bodies,
         apis=apis,
     )
-    province = MockProvince(config=config, faults=plan)
+    try:
+        province = MockProvince(config=config, faults=plan)
+    except ConfigError as exc:
+        raise ConfigError(f"--adapter: {exc.message}") from None
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
@@ -98,12 +114,16 @@ def _serve(ctx: CliContext) -> int:
         )
     sys.stdout.flush()
     server = make_server(province, host=args.host, port=port, http=args.http)
+    # uvicorn catches SIGINT/SIGTERM while it runs, shuts down, then re-raises the signal to
+    # the handler that was there before: make that handler end the run quietly.
+    previous = signal.signal(signal.SIGTERM, _raise_stop)
     try:
         server.run(sockets=[sock])
-    except KeyboardInterrupt:
-        # uvicorn shuts down gracefully on Ctrl-C, then re-raises it: a requested stop is success.
+    except (KeyboardInterrupt, _Stop):
+        # A requested stop (Ctrl-C, SIGTERM) is success.
         pass
     finally:
+        signal.signal(signal.SIGTERM, previous)
         sock.close()
     if not ctx.json:
         ctx.err.print("mock province stopped", markup=False)
@@ -111,9 +131,13 @@ def _serve(ctx: CliContext) -> int:
 
 
 def _openapi(ctx: CliContext) -> int:
-    from ..testing import render_reference_openapi
+    from ..testing import openapi_documents
 
-    sys.stdout.write(render_reference_openapi())
+    documents = openapi_documents()
+    if ctx.args.api not in documents:
+        raise ConfigError(f"--api: no OpenAPI document for {ctx.args.api!r}; known: "
+                          + ", ".join(documents))  # fmt: skip
+    sys.stdout.write(documents[ctx.args.api])
     return 0
 
 
@@ -144,7 +168,6 @@ def register(
         "--adapter",
         dest="adapters",
         action="append",
-        choices=_APIS,
         metavar="NAME",
         help="serve only this API (repeatable): reference, gateway; default both",
     )
@@ -172,7 +195,10 @@ def register(
     openapi = actions.add_parser(
         "openapi",
         parents=[common],
-        help="print the reference API's OpenAPI document",
-        description="Print the OpenAPI document of the reference provincial API.",
+        help="print an API's OpenAPI document (default: the reference API)",
+        description="Print the OpenAPI document of one of the mock province's APIs.",
+    )
+    openapi.add_argument(
+        "--api", default="reference", metavar="NAME", help="which API (default: reference)"
     )
     openapi.set_defaults(func=_openapi)

@@ -2,8 +2,9 @@
 
 One file per entry of :data:`PUBLIC_MODELS` (``<name>.schema.json``), written deterministically
 (sorted keys, two-space indent, UTF-8, trailing newline) so the committed ``schemas/`` can be
-compared byte for byte. ``--check`` writes nothing and exits 1 listing the files that are missing
-or differ; files in the directory that the exporter does not write (e.g. an OpenAPI document)
+compared byte for byte, and the OpenAPI document of each mock province API
+(``openapi-<api>.json``, see :func:`govlink.testing.openapi_documents`). ``--check`` writes
+nothing and exits 1 listing the files that are missing or differ; other files in the directory
 are left alone and never count as drift.
 """
 
@@ -21,7 +22,14 @@ from pydantic import TypeAdapter
 from .. import domain
 from ._context import CliContext
 
-__all__ = ["PUBLIC_MODELS", "SchemaFile", "export_schemas", "register", "render_schemas"]
+__all__ = [
+    "PUBLIC_MODELS",
+    "SchemaFile",
+    "export_schemas",
+    "register",
+    "render_openapi_documents",
+    "render_schemas",
+]
 
 #: The public models whose schemas are exported: ``(file stem, model or annotated type)``.
 #: To export another model, add one line here and run ``govlink schemas export``.
@@ -62,6 +70,13 @@ def render_schemas(models: Sequence[tuple[str, Any]] = PUBLIC_MODELS) -> list[Sc
     ]
 
 
+def render_openapi_documents() -> list[SchemaFile]:
+    """The OpenAPI documents of the mock province's APIs, as committed (pure)."""
+    from ..testing import openapi_documents  # the mock (Starlette) only when exporting
+
+    return [SchemaFile(f"openapi-{api}.json", text) for api, text in openapi_documents().items()]
+
+
 def export_schemas(directory: Path, *, check: bool = False) -> list[str]:
     """Write (or with ``check``, compare) the schema files in ``directory``.
 
@@ -74,7 +89,7 @@ def export_schemas(directory: Path, *, check: bool = False) -> list[str]:
     changed: list[str] = []
     if not check:
         directory.mkdir(parents=True, exist_ok=True)
-    for schema in render_schemas():
+    for schema in [*render_schemas(), *render_openapi_documents()]:
         path = directory / schema.name
         current = path.read_text(encoding="utf-8") if path.is_file() else None
         if current == schema.text:
@@ -89,7 +104,7 @@ def _run(ctx: CliContext) -> int:
     directory = Path(ctx.args.dir)
     check: bool = ctx.args.check
     changed = export_schemas(directory, check=check)
-    total = len(PUBLIC_MODELS)
+    total = len(PUBLIC_MODELS) + len(render_openapi_documents())
     if check:
         listing = "".join(f"\n  {directory / name}" for name in changed)
         human = (

@@ -10,25 +10,32 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Final
+from typing import Any, Final, Protocol
 
-from ..adapters.reference.wire import ResultStatus
+from ._platform import ElementStatus
 
-if TYPE_CHECKING:
-    from ._core import ProvinceCore
-
-__all__ = ["Journal", "JournalAssertionError", "JournalEntry"]
+__all__ = ["AppliedRecord", "Journal", "JournalAssertionError", "JournalEntry"]
 
 #: One character per element outcome in :attr:`JournalEntry.outcomes`.
-OUTCOME_CHARS: Final[dict[ResultStatus, str]] = {
-    ResultStatus.APPLIED: "A",
-    ResultStatus.DUPLICATE: "D",
-    ResultStatus.REJECTED: "R",
-    ResultStatus.OUT_OF_ORDER: "O",
-    ResultStatus.ILLEGAL_TRANSITION: "I",
-    ResultStatus.UNAVAILABLE: "U",
+OUTCOME_CHARS: Final[dict[ElementStatus, str]] = {
+    ElementStatus.APPLIED: "A",
+    ElementStatus.DUPLICATE: "D",
+    ElementStatus.REJECTED: "R",
+    ElementStatus.OUT_OF_ORDER: "O",
+    ElementStatus.ILLEGAL_TRANSITION: "I",
+    ElementStatus.UNAVAILABLE: "U",
 }
 _CHAR_OUTCOMES: Final = {v: k for k, v in OUTCOME_CHARS.items()}
+
+
+class AppliedRecord(Protocol):
+    """What the platform applied, read under its lock (the province implements it)."""
+
+    def applied_event_log(self) -> list[str]: ...
+
+    def applied_event_slots(self) -> list[tuple[str, int]]: ...
+
+    def catalog_hashes(self) -> dict[str, str]: ...
 
 
 class JournalAssertionError(AssertionError):
@@ -55,8 +62,8 @@ class JournalEntry:
     outcomes: str = ""
     body: bytes | None = None
 
-    def outcome_list(self) -> list[ResultStatus]:
-        """:attr:`outcomes` as :class:`ResultStatus` values."""
+    def outcome_list(self) -> list[ElementStatus]:
+        """:attr:`outcomes` as element statuses."""
         return [_CHAR_OUTCOMES[c] for c in self.outcomes]
 
     def to_dict(self) -> dict[str, Any]:
@@ -96,8 +103,8 @@ class Journal:
     Obtain it from :attr:`MockProvince.journal`; read ``entries`` or iterate.
     """
 
-    def __init__(self, core: ProvinceCore, *, capture_bodies: bool = False) -> None:
-        self._core = core
+    def __init__(self, applied: AppliedRecord, *, capture_bodies: bool = False) -> None:
+        self._applied = applied
         self.capture_bodies = capture_bodies
         self.entries: list[JournalEntry] = []
 
@@ -125,7 +132,7 @@ class Journal:
         """How often each fault label fired."""
         return Counter(e.fault for e in self.entries if e.fault)
 
-    def outcome_counts(self) -> Counter[ResultStatus]:
+    def outcome_counts(self) -> Counter[ElementStatus]:
         """Element outcomes over the whole journal."""
         counts: Counter[str] = Counter()
         for entry in self.entries:
@@ -146,7 +153,7 @@ class Journal:
             JournalAssertionError: listing missing, doubly applied, out-of-order and
                 unexpected events (at most 10 of each).
         """
-        applied_log = self._core.applied_event_log()
+        applied_log = self._applied.applied_event_log()
         position: dict[str, int] = {}
         doubled: list[str] = []
         for index, key in enumerate(applied_log):
@@ -192,9 +199,9 @@ class Journal:
         Raises:
             JournalAssertionError: naming the doubled keys (at most 10).
         """
-        log = self._core.applied_event_log()
+        log = self._applied.applied_event_log()
         doubled = [k for k, n in Counter(log).items() if n > 1]
-        slots = Counter(self._core.applied_event_slots())
+        slots = Counter(self._applied.applied_event_slots())
         doubled += [f"{c}#{s}" for (c, s), n in slots.items() if n > 1]
         if doubled:
             raise JournalAssertionError(
@@ -215,7 +222,7 @@ class Journal:
         for item in items:
             parsed = item if isinstance(item, Item) else parse_item(item, check=False)
             expected[parsed.implementation_code] = parsed.content_hash()
-        actual = self._core.catalog_hashes()
+        actual = self._applied.catalog_hashes()
         missing = sorted(set(expected) - set(actual))
         extra = sorted(set(actual) - set(expected))
         different = sorted(c for c in set(expected) & set(actual) if expected[c] != actual[c])

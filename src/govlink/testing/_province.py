@@ -1,7 +1,8 @@
-"""The mock province's faces: the Starlette app, in-process httpx clients, respx, and uvicorn.
+"""The ways to reach the mock province: the Starlette app, in-process httpx clients, respx,
+and uvicorn.
 
-Every face drives the same :class:`~govlink.testing._core.ProvinceCore`, so semantics are
-written once; the faces differ only in how they carry out what the core asks (waiting,
+Every transport drives the same :class:`~govlink.testing._core.ProvinceCore`, so semantics
+are written once; they differ only in how they carry out what the core asks (waiting,
 dribbling a body, breaking a connection):
 
 ==================  =====================  ======================  =========================
@@ -33,22 +34,25 @@ import contextlib
 import socket
 import struct
 import threading
-from collections.abc import AsyncIterator, Iterator, Mapping
+from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final
 
 from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
-from starlette.routing import Route
+from starlette.routing import Mount
+from starlette.types import Receive, Scope, Send
 
 from .._clock import Clock, system_clock
 from .._http import httpx
-from ..adapters.reference import wire as ref
-from ._core import CoreResponse, ProvinceConfig, ProvinceCore
+from ._config import DEFAULT_CLIENT_ID, ProvinceConfig
+from ._core import ProvinceCore
+from ._face import FaceFactory
 from ._faults import FaultPlan
 from ._journal import Journal
-from ._openapi import render_reference_openapi
+from ._messages import CoreResponse, error_response
 
 if TYPE_CHECKING:
     import respx
@@ -64,7 +68,6 @@ __all__ = [
 
 #: Base URL of the in-process faces (nothing listens there; the transport routes to the app).
 DEFAULT_BASE_URL: Final = "http://province.test"
-_METHODS: Final = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]
 
 
 def _drop_error(kind: str, request: httpx.Request) -> httpx.TransportError:
@@ -111,11 +114,48 @@ def _hard_close(transport: asyncio.BaseTransport) -> None:
     transport.abort()  # type: ignore[attr-defined]
 
 
+async def _bounded_body(request: Request, limit: int) -> bytes | None:
+    """The request body, or ``None`` as soon as it is known to be over ``limit`` bytes.
+
+    Streams it and stops at the limit, so an oversized body never sits in memory; the server
+    discards the unread rest before the next request on the connection.
+    """
+    declared = request.headers.get("content-length", "")
+    if declared.isascii() and declared.isdigit() and int(declared) > limit:
+        return None
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > limit:
+            return None
+    return bytes(body)
+
+
+def _framework_error(status: int, message: str) -> Response:
+    code = {404: "not_found", 405: "method_not_allowed"}.get(status, "malformed_request")
+    if status >= 500:
+        code = "internal_error"
+    result = error_response(status, code, message)
+    return Response(result.body, status_code=status, media_type=result.content_type)
+
+
+async def _http_exception(request: Request, exc: Exception) -> Response:
+    # Starlette's own refusals (it routes nothing itself, but may still refuse) in the
+    # province's JSON envelope rather than plain text.
+    status = exc.status_code if isinstance(exc, HTTPException) else 500
+    detail = exc.detail if isinstance(exc, HTTPException) else "internal error"
+    return _framework_error(status, str(detail))
+
+
+async def _server_error(request: Request, exc: Exception) -> Response:
+    return _framework_error(500, "internal error")
+
+
 def create_app(
     core: ProvinceCore,
     transports: Mapping[tuple[str, int], asyncio.BaseTransport] | None = None,
 ) -> Starlette:
-    """The Starlette application over ``core``.
+    """The Starlette application over ``core`` (every path and method goes to the core).
 
     ``transports`` maps a client address to its connection when served by
     :func:`served_mock`/``govlink mock-province serve``, so faults can break real connections;
@@ -123,9 +163,10 @@ def create_app(
     """
     clock = core.clock
     known = transports if transports is not None else {}
+    limit = core.config.max_body_bytes
 
-    async def endpoint(request: Request) -> Response:
-        body = await request.body()
+    async def respond(request: Request) -> Response:
+        body = await _bounded_body(request, limit)
         result = core.handle(
             request.method, request.url.path, request.query_params, request.headers, body
         )
@@ -142,8 +183,10 @@ def create_app(
                 _hard_close(transport)
             await asyncio.sleep(0)  # let the server see the disconnect: nothing is sent
             return Response(b"", status_code=500)
-        headers = dict(result.headers)
-        media_type = headers.pop("content-type", "application/json")
+        media_type = result.content_type
+        # A list, not a dict: a face may repeat a header (several Set-Cookie lines).
+        extra = [(k, v) for k, v in result.headers if k != "content-type"]
+        response: Response
         if result.dribble_bytes_per_s:
             rate = result.dribble_bytes_per_s
 
@@ -152,15 +195,26 @@ def create_app(
                     await clock.asleep(pause)
                     yield chunk
 
-            headers["content-length"] = str(len(result.body))
-            return StreamingResponse(
-                dribble(), status_code=result.status, headers=headers, media_type=media_type
+            extra.append(("content-length", str(len(result.body))))
+            response = StreamingResponse(
+                dribble(), status_code=result.status, media_type=media_type
             )
-        return Response(
-            result.body, status_code=result.status, headers=headers, media_type=media_type
-        )
+        else:
+            response = Response(result.body, status_code=result.status, media_type=media_type)
+        for name, value in extra:
+            response.headers.append(name, value)
+        return response
 
-    return Starlette(routes=[Route("/{path:path}", endpoint, methods=_METHODS)])
+    async def endpoint(scope: Scope, receive: Receive, send: Send) -> None:
+        # A plain ASGI app under a catch-all mount: any method, any path reaches the core,
+        # which answers 404/405 in the envelope of the API the path belongs to.
+        response = await respond(Request(scope, receive))
+        await response(scope, receive, send)
+
+    return Starlette(
+        routes=[Mount("", app=endpoint)],
+        exception_handlers={HTTPException: _http_exception, Exception: _server_error},
+    )
 
 
 class MockProvince:
@@ -171,10 +225,13 @@ class MockProvince:
     ...     token = http.post("/oauth/token", data=..., auth=(...)).json()["access_token"]
 
     ``faults`` is a :class:`FaultPlan` or a spec string (see :mod:`govlink.testing`'s fault
-    grammar); ``seed`` seeds it. ``config`` sets credentials, limits and the quota.
+    grammar); ``seed`` seeds it. ``config`` sets credentials, limits and the quota. ``faces``
+    mounts these faces (e.g. ``[ReferenceFace, GatewayFace, MyProvinceFace]``) instead of the
+    built-in ones ``config.apis`` names.
 
     Raises:
         ValidationError: a fault spec that cannot be read.
+        ConfigError: ``config.apis`` names an unknown face.
     """
 
     def __init__(
@@ -185,11 +242,12 @@ class MockProvince:
         faults: FaultPlan | str | None = None,
         seed: int = 0,
         base_url: str = DEFAULT_BASE_URL,
+        faces: Sequence[FaceFactory] | None = None,
     ) -> None:
         self.clock = clock
         self.base_url = base_url
         plan = faults if isinstance(faults, FaultPlan) else FaultPlan.parse(faults, seed=seed)
-        self.core = ProvinceCore(config, clock=clock, faults=plan, openapi=render_reference_openapi)
+        self.core = ProvinceCore(config, clock=clock, faults=plan, faces=faces)
         self._transports: dict[tuple[str, int], asyncio.BaseTransport] = {}
         self.app = create_app(self.core, self._transports)
 
@@ -228,7 +286,7 @@ class MockProvince:
     def state(self) -> dict[str, Any]:
         return self.core.state()
 
-    def issue_token(self, client_id: str = ref.DEMO_CLIENT_ID) -> str:
+    def issue_token(self, client_id: str = DEFAULT_CLIENT_ID) -> str:
         """A bearer token for ``client_id`` without an HTTP round trip (not journaled).
 
         Raises:
@@ -245,7 +303,7 @@ class MockProvince:
             httpx.TransportError: ``ConnectError``/``ReadError``/``RemoteProtocolError`` when a
                 fault breaks the connection.
         """
-        body = request.read()
+        body = request.read()  # already in memory: the core refuses it if over the limit
         result = self.core.handle(
             request.method, request.url.path, request.url.params, request.headers, body
         )
@@ -300,6 +358,19 @@ class MockProvince:
 # --- served face ------------------------------------------------------------------------------
 
 
+def _request_path(data: bytes) -> str:
+    """The path of the HTTP/1.1 request line at the start of ``data`` (``""`` if unknown)."""
+    line = data.split(b"\r\n", 1)[0]
+    parts = line.split(b" ", 2)
+    if len(parts) < 3:
+        return ""  # not a whole request line yet: treated as a platform request
+    target = parts[1].split(b"?", 1)[0]
+    if not target.startswith(b"/"):  # absolute form: http://host/path
+        slash = target.find(b"/", target.find(b"//") + 2)
+        target = target[slash:] if slash >= 0 else b"/"
+    return target.decode("latin-1")
+
+
 def _protocol_class(http: str, province: MockProvince) -> type[asyncio.Protocol]:
     """uvicorn's HTTP protocol, tracking connections so faults can break them."""
     base: type[Any]
@@ -313,6 +384,8 @@ def _protocol_class(http: str, province: MockProvince) -> type[asyncio.Protocol]
 
     class TrackedProtocol(base):  # type: ignore[misc]
         _peer: tuple[str, int] | None = None
+        _tracked: asyncio.Transport | None = None
+        _first_data = True
 
         def connection_made(self, transport: asyncio.Transport) -> None:
             # uvicorn writes a response's headers and body separately: without TCP_NODELAY
@@ -323,13 +396,26 @@ def _protocol_class(http: str, province: MockProvince) -> type[asyncio.Protocol]
                 with contextlib.suppress(OSError):
                     sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             super().connection_made(transport)
+            self._tracked = transport
             peer = transport.get_extra_info("peername")
-            if province.core.refusing():
-                _hard_close(transport)
-                return
             if peer is not None:
                 self._peer = (peer[0], peer[1])
                 transports[self._peer] = transport
+
+        def data_received(self, data: bytes) -> None:
+            # A refused connection is refused before its first request reaches the core, but
+            # only once that request's line shows it is a platform request: admin calls and the
+            # OpenAPI documents are never refused, nor counted as platform requests.
+            if self._first_data:
+                self._first_data = False
+                if (
+                    self._tracked is not None
+                    and ProvinceCore.is_platform_path(_request_path(data))
+                    and province.core.refusing()
+                ):
+                    _hard_close(self._tracked)
+                    return
+            super().data_received(data)
 
         def connection_lost(self, exc: Exception | None) -> None:
             if self._peer is not None:
@@ -370,6 +456,8 @@ def make_server(
         log_level=log_level,
         loop="asyncio",
         timeout_keep_alive=30,
+        # A stop (Ctrl-C, SIGTERM) waits at most this long for requests in flight.
+        timeout_graceful_shutdown=5,
     )
     return uvicorn.Server(config)
 
