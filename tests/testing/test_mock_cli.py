@@ -91,6 +91,16 @@ def test_real_serve_in_a_subprocess() -> None:
             except httpx.TransportError:
                 time.sleep(0.05)
         assert token.status_code == 200
+        # The provincial identity platform is served on the same port, naming the served URL.
+        identity = served["identity"]
+        assert identity["issuer"] == f"{base}/identity"
+        with httpx.Client() as http:
+            keys = http.get(identity["jwks_url"]).json()["keys"]
+            page = http.get(identity["sign_in_url"], params={"service": "http://127.0.0.1/cb"})
+        assert keys
+        assert all(key["kty"] for key in keys)
+        assert page.status_code == 200
+        assert "name='person' value='wang-l4'" in page.text
     finally:
         process.send_signal(signal.SIGINT)
         code = process.wait(timeout=10)

@@ -107,8 +107,10 @@ def test_apis_selects_faces_by_name_and_refuses_unknown_ones() -> None:
 
     only = MockProvince(config=ProvinceConfig(apis=("gateway",)))
     assert [face.name for face in only.core.faces] == ["gateway"]
-    with pytest.raises(ConfigError, match="unknown mock province API 'identity'"):
-        MockProvince(config=ProvinceConfig(apis=("reference", "identity")))
+    with pytest.raises(ConfigError, match="unknown mock province API 'ldap'"):
+        MockProvince(config=ProvinceConfig(apis=("reference", "ldap")))
+    with_identity = MockProvince(config=ProvinceConfig(apis=("reference", "identity")))
+    assert [face.name for face in with_identity.core.faces] == ["reference", "identity"]
 
 
 @dataclass
@@ -135,7 +137,8 @@ class _StandaloneIdentity:
 
 def test_a_standalone_handler_is_mounted_by_one_entry() -> None:
     identity = mounted("identity", "/identity", lambda ctx: _StandaloneIdentity(ctx.clock))
-    province = MockProvince(clock=VirtualClock(), faces=[*BUILTIN_FACES.values(), identity])
+    builtin = [factory for name, factory in BUILTIN_FACES.items() if name != "identity"]
+    province = MockProvince(clock=VirtualClock(), faces=[*builtin, identity])
     face = province.core.faces[-1]
     assert (face.name, face.openapi()) == ("identity", None)
     with province.client() as http:

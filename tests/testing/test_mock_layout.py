@@ -11,7 +11,8 @@ PACKAGE = Path(govlink.testing.__file__).parent
 #: Modules allowed to import an adapter's wire module: the faces, their OpenAPI documents, and
 #: the configuration's development defaults (demo credentials, batch limits).
 SPEAKS_A_WIRE_FORMAT = {
-    "_reference_face", "_gateway_face", "_openapi", "_gateway_openapi", "_config", "__init__",
+    "_reference_face", "_gateway_face", "_openapi", "_gateway_openapi", "_config", "_directory",
+    "__init__",
 }  # fmt: skip
 
 

@@ -16,15 +16,13 @@ import sys
 from types import FrameType
 
 from .._errors import ConfigError, ValidationError
-from ..adapters.gateway import wire as gw
-from ..adapters.reference import wire as ref
 from ._context import CliContext
 
 __all__ = ["register"]
 
 #: The APIs served by default; ``--adapter`` may name any face of ``BUILTIN_FACES``
 #: (checked when serving, so a face added there needs no change here).
-_DEFAULT_APIS = ("reference", "gateway")
+_DEFAULT_APIS = ("reference", "gateway", "identity")
 
 
 class _Stop(Exception):
@@ -36,7 +34,15 @@ def _raise_stop(signum: int, frame: FrameType | None) -> None:
 
 
 def _serve(ctx: CliContext) -> int:
-    from ..testing import FaultPlan, MockProvince, ProvinceConfig, make_server
+    from ..testing import (
+        BUILTIN_FACES,
+        FaultPlan,
+        MockProvince,
+        ProvinceConfig,
+        identity_face,
+        make_server,
+        served_directory,
+    )
 
     args = ctx.args
     apis = tuple(dict.fromkeys(args.adapters or _DEFAULT_APIS))
@@ -52,10 +58,6 @@ def _serve(ctx: CliContext) -> int:
         capture_bodies=args.capture_bodies,
         apis=apis,
     )
-    try:
-        province = MockProvince(config=config, faults=plan)
-    except ConfigError as exc:
-        raise ConfigError(f"--adapter: {exc.message}") from None
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
@@ -65,6 +67,17 @@ def _serve(ctx: CliContext) -> int:
         raise ConfigError(f"cannot listen on {args.host}:{args.port}: {exc.strerror}") from None
     port = sock.getsockname()[1]
     base = f"http://{args.host}:{port}"
+    unknown = [api for api in apis if api not in BUILTIN_FACES]
+    if unknown:
+        sock.close()
+        raise ConfigError(
+            f"--adapter: unknown mock province API {unknown[0]!r}; known: "
+            + ", ".join(BUILTIN_FACES)
+        )
+    # The identity face names the served URL in its tickets and sign-in page.
+    faces = [identity_face(base) if api == "identity" else BUILTIN_FACES[api] for api in apis]
+    province = MockProvince(config=config, faults=plan, faces=faces)
+    directory = served_directory(apis, base)
     served = {
         "base_url": base,
         "apis": list(apis),
@@ -74,33 +87,14 @@ def _serve(ctx: CliContext) -> int:
         "openapi": f"{base}/openapi.json",
         "admin": f"{base}/admin/state",
     }
-    if "reference" in apis:
-        served["reference"] = {
-            "token_url": base + ref.TOKEN_PATH,
-            "client_id": ref.DEMO_CLIENT_ID,
-            "client_secret": ref.DEMO_CLIENT_SECRET,
-        }
-    if "gateway" in apis:
-        served["gateway"] = {
-            "events_url": base + gw.CASE_STATUS_PUSH_PATH,
-            "app_id": gw.DEMO_APP_ID,
-            "app_secret": gw.DEMO_APP_SECRET,
-            "sign_method": gw.SignMethod.HMAC_SHA256.value,
-        }
+    served.update(directory)
     if ctx.json:
         ctx.emit(served)
     else:
         lines = [f"mock province listening on {base} (Ctrl-C to stop)"]
-        if "reference" in apis:
-            lines.append(
-                f"  reference API: {base}/v1/...  token {base}{ref.TOKEN_PATH} "
-                f"(client {ref.DEMO_CLIENT_ID} / {ref.DEMO_CLIENT_SECRET})"
-            )
-        if "gateway" in apis:
-            lines.append(
-                f"  gateway API:   {base}/gw/v1/...  (app {gw.DEMO_APP_ID} / "
-                f"{gw.DEMO_APP_SECRET}, HMAC-SHA256)"
-            )
+        for api, entries in directory.items():
+            lines.append(f"  {api} API:")
+            lines.extend(f"    {what}: {value}" for what, value in entries.items())
         lines.append(
             f"  faults: {plan.to_spec()} (seed {plan.seed}); quota: "
             + (f"{config.rate_limit:g} requests/s" if config.rate_limit else "off")

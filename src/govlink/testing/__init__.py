@@ -13,10 +13,12 @@ in-process (:meth:`MockProvince.client`, :meth:`MockProvince.async_client`,
 from __future__ import annotations
 
 from ._core import BUILTIN_FACES, ProvinceConfig, ProvinceCore, openapi_documents
+from ._directory import served_directory
 from ._face import FaceAnswer, FaceContext, FaceFactory, Failure, ProvinceFace, Reply
 from ._faults import Decision, FaultKind, FaultPlan, FaultRule, OutageMode, parse_duration
 from ._gateway_face import GatewayFace
 from ._gateway_openapi import gateway_openapi, render_gateway_openapi
+from ._identity_face import IDENTITY_PREFIX, identity_face
 from ._identity_people import TEST_PEOPLE, TestPeople, TestPerson
 from ._identity_platform import (
     IdentityApp,
@@ -50,6 +52,7 @@ from ._reference_face import ReferenceFace
 __all__ = [
     "BUILTIN_FACES",
     "DEFAULT_BASE_URL",
+    "IDENTITY_PREFIX",
     "TEST_PEOPLE",
     "CoreResponse",
     "Decision",
@@ -86,6 +89,7 @@ __all__ = [
     "TestPerson",
     "create_app",
     "gateway_openapi",
+    "identity_face",
     "make_server",
     "mounted",
     "openapi_documents",
@@ -93,6 +97,7 @@ __all__ = [
     "reference_openapi",
     "render_gateway_openapi",
     "render_reference_openapi",
+    "served_directory",
     "served_identity",
     "served_mock",
     "signed_headers",

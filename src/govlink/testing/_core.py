@@ -28,6 +28,7 @@ from ._config import ProvinceConfig
 from ._face import FAILURE_STATUS, FaceContext, FaceFactory, Failure, ProvinceFace, Reply
 from ._faults import Decision, FaultPlan
 from ._gateway_face import GatewayFace
+from ._identity_face import identity_face
 from ._journal import OUTCOME_CHARS, Journal, JournalEntry
 from ._messages import CoreResponse, ProvinceRequest, error_response
 from ._platform import PartialFailure, Platform
@@ -41,6 +42,7 @@ __all__ = ["BUILTIN_FACES", "CoreResponse", "ProvinceConfig", "ProvinceCore", "o
 BUILTIN_FACES: Final[dict[str, FaceFactory]] = {
     "reference": ReferenceFace,
     "gateway": GatewayFace,
+    "identity": identity_face(),
 }
 #: Where each face's OpenAPI document is served (``/openapi.json``: the first face's).
 OPENAPI_PREFIX: Final = "/openapi/"
