@@ -1,5 +1,8 @@
 from __future__ import annotations
 
+import importlib
+import pkgutil
+
 import pytest
 
 import govlink
@@ -14,19 +17,44 @@ def _subclasses(cls: type[GovlinkError]) -> list[type[GovlinkError]]:
     return found
 
 
+def _import_everything() -> None:
+    """Import every module of govlink, so every branch of the error tree is registered."""
+    for info in pkgutil.walk_packages(govlink.__path__, "govlink."):
+        importlib.import_module(info.name)
+
+
+def _home_docstring(cls: type[GovlinkError]) -> str:
+    """The docstring that draws the branch ``cls`` belongs to: its package's (the root's
+    error tree lives in ``govlink._errors``)."""
+    module = cls.__module__
+    if module == "govlink._errors":
+        return importlib.import_module(module).__doc__ or ""
+    parts = module.split(".")
+    package = ".".join(p for p in parts[:-1]) if parts[-1].startswith("_") else module
+    while True:
+        loaded = importlib.import_module(package)
+        if hasattr(loaded, "__path__") or "." not in package:
+            return loaded.__doc__ or ""
+        package = package.rpartition(".")[0]
+
+
 def test_every_error_has_its_own_stable_code() -> None:
-    # Import every subsystem so their branches of the tree are registered.
-    import govlink.domain
-    import govlink.store
-
-    assert govlink.domain
-    assert govlink.store
-
+    _import_everything()
     classes = [GovlinkError, *_subclasses(GovlinkError)]
     codes = [c.code for c in classes]
     assert all(code and code.islower() and " " not in code for code in codes)
     duplicated = {c for c in codes if codes.count(c) > 1}
     assert not duplicated, f"error codes must be unique: {duplicated}"
+
+
+def test_every_error_appears_in_the_tree_drawn_in_its_package_docstring() -> None:
+    _import_everything()
+    missing = [
+        f"{cls.__module__}.{cls.__name__}"
+        for cls in _subclasses(GovlinkError)
+        if not cls.__name__.startswith("_") and cls.__name__ not in _home_docstring(cls)
+    ]
+    assert not missing, f"errors missing from their package's error tree: {missing}"
 
 
 def test_validation_error_names_field_and_rule() -> None:

@@ -5,6 +5,16 @@ catalog items with their consistency rules and content hash, cases and their sta
 the working-day calendar, deadlines and supervision. Everything else in govlink speaks in these
 types. Validation failures are always :class:`govlink.ValidationError` (or a subclass) with one
 :class:`govlink.FieldProblem` per broken rule.
+
+Errors (the root's tree is drawn in ``govlink._errors``)::
+
+    GovlinkError
+    ├── ValidationError               validation_error
+    │   ├── IdentifierError           invalid_identifier
+    │   ├── ConsistencyError          inconsistent_item
+    │   └── TransitionError           illegal_transition
+    │       └── CaseTransitionError   illegal_case_transition
+    └── CalendarDataMissing           calendar_data_missing
 """
 
 from __future__ import annotations

@@ -14,6 +14,12 @@ it with :func:`serve_metrics` on an opt-in port, or mount :func:`metrics_app` in
 Platform calls also open an OpenTelemetry CLIENT span (HTTP semantic conventions) when the
 ``otel`` extra is installed and an SDK is configured; without it they cost nothing. Metric
 names, labels and the sample alert rules are in ``docs/operations.md`` and ``deploy/``.
+
+Errors::
+
+    GovlinkError
+    └── ConfigError                   config_error
+        └── MetricsUnavailable        metrics_unavailable  (the ``metrics`` extra is missing)
 """
 
 from __future__ import annotations

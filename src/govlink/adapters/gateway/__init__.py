@@ -2,6 +2,11 @@
 
 :mod:`govlink.adapters.gateway.wire` is the protocol (paths, signing, envelope, pinyin field
 tables, SM4 field encryption), shared by the client adapter and by the mock province.
+
+Errors::
+
+    GovlinkError
+    └── SignatureRejected             gateway_signature_rejected (a request's signature headers)
 """
 
 from __future__ import annotations
