@@ -190,6 +190,11 @@ def served_province(url: str, settings: Settings, store: Store, clock: Clock) ->
 def _serve(ctx: CliContext) -> int:
     args = ctx.args
     settings = ctx.settings
+    if args.province_identity is not None and not args.dev:
+        raise ConfigError(
+            "--province-identity: development_only: a deployment names its provincial platform "
+            "in settings (GOVLINK_PROVINCE_IDENTITY_ISSUER, GOVLINK_PROVINCE_IDENTITY_JWKS_URL)"
+        )
     # Same rule as `keys init`: a real passphrase, or an explicit development store.
     if settings.key_passphrase is None and not args.dev:
         raise ConfigError(
@@ -198,11 +203,6 @@ def _serve(ctx: CliContext) -> int:
         )
     if args.dev and not _loopback(args.host):
         raise ConfigError("--dev serves plain HTTP with development secrets: loopback host only")
-    if args.province_identity is not None and not args.dev:
-        raise ConfigError(
-            "--province-identity: development_only: a deployment names its provincial platform "
-            "in settings (GOVLINK_PROVINCE_IDENTITY_ISSUER, GOVLINK_PROVINCE_IDENTITY_JWKS_URL)"
-        )
     _check_bind(args.host, args.port)  # before any work: a busy port is one clear line
     try:
         import uvicorn  # the `server` extra
