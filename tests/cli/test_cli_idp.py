@@ -438,3 +438,46 @@ def test_province_identity_must_be_a_url(capsys: pytest.CaptureFixture[str]) -> 
         main(["idp", "serve", "--dev", "--province-identity", "province.example"])
     assert exit_info.value.code == 2
     assert "--province-identity: url" in capsys.readouterr().err
+
+
+DEV_PASSWORD_FILE = """
+[[halls]]
+client_id = "hall-370502"
+hall_code = "370502"
+redirect_uris = ["http://127.0.0.1/callback"]
+grant_types = ["authorization_code", "refresh_token"]
+
+[sign_in]
+authenticator = "dev_password"
+[[sign_in.users]]
+username = "zhangsan"
+password = "correct horse battery"
+id_number = "11010519491231002X"
+name = "张三"
+acr = "3"
+"""
+
+
+@pytest.mark.server
+def test_dev_password_page_offers_the_mock_province_too(home: Path, tmp_path: Path) -> None:
+    clients = tmp_path / "idp.toml"
+    clients.write_text(DEV_PASSWORD_FILE, "utf-8")
+    (tmp_path / "govlink.toml").write_text(f"idp_clients_file = {str(clients)!r}\n", "utf-8")
+    with _idp_dev(home) as (url, _), httpx.Client(timeout=10) as browser:
+        query = {
+            "response_type": "code",
+            "client_id": HALL,
+            "redirect_uri": CALLBACK,
+            "scope": "openid",
+            "code_challenge": "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM",
+            "code_challenge_method": "S256",
+        }
+        page = browser.get(f"{url}/authorize", params=query)
+        assert page.status_code == 200, page.text
+        assert "name='password'" in page.text  # the development password page stays
+        link = re.search(r"<a id='province-sign-in' href='([^']+)'", page.text)
+        assert link is not None, page.text
+        assert html.unescape(link.group(1)).startswith(f"{url}/province-identity/login?")
+        province = browser.get(html.unescape(link.group(1)))
+        assert province.status_code == 200
+        assert "wang-l4" in province.text
