@@ -5,7 +5,8 @@ A small round-robin HTTP balancer in the test sends each request to process A or
 the issuer is one URL (the balancer's) and every multi-step flow crosses processes: the sign-in
 page shown by one is posted to the other, a code issued by one is redeemed at the other, a
 refresh token rotated at one is replayed at the other. The provincial identity platform the
-provider trusts is a loopback JWKS with ES256 one-time tickets minted here.
+provider trusts is the mock's identity face (``IdentityPlatform`` served on loopback by
+``served_identity``): its JWKS over HTTP, its one-time tickets from ``issue_ticket``.
 
 Flows, for each client: discovery, code + PKCE through the built-in sign-in page (CSRF token,
 cookies, redirects), the ID token, refresh with rotation (the old refresh token refused once its
@@ -22,6 +23,7 @@ import itertools
 import json
 import os
 import re
+import secrets
 import shutil
 import socket
 import subprocess
@@ -38,13 +40,14 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from authlib.integrations.base_client import OAuthError
 from joserfc import jwt as joserfc_jwt
-from joserfc.jwk import ECKey, KeySet
+from joserfc.jwk import KeySet
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 from starlette.routing import Route
 
 from govlink._http import OAuth2Client, httpx
+from govlink.testing import IdentityApp, IdentityPlatform, IdentityPlatformConfig, served_identity
 
 pytestmark = [pytest.mark.server, pytest.mark.postgres]
 
@@ -99,7 +102,7 @@ acr = "3"
 """
 
 
-# -- loopback servers in this process: the balancer and the provincial platform -----------------
+# -- loopback servers in this process: the balancer and the provincial platform ----------------
 
 
 def _bound_socket() -> socket.socket:
@@ -181,46 +184,17 @@ class Balancer:
         return {i for m, p, i in self.log[since:] if m == method and p == path}
 
 
-class Province:
-    """The provincial identity platform as the provider sees it: an issuer, a JWKS on loopback,
-    and short-lived one-time ES256 tickets (claims as the mock identity face issues them:
-    ``acr`` trust level, ``user_type`` 1 = person, ``masked_id``)."""
-
-    def __init__(self) -> None:
-        self.key = ECKey.generate_key("P-256", parameters={"kid": "province-1"})
-        self.issuer = ""
-
-    def app(self) -> Starlette:
-        public = {**self.key.as_dict(private=False), "use": "sig", "alg": "ES256"}
-
-        async def jwks(request: Request) -> Response:
-            return JSONResponse({"keys": [public]})
-
-        return Starlette(routes=[Route("/identity/jwks", jwks)])
-
-    def ticket(self, audience: str, subject: str) -> str:
-        now = int(time.time())
-        claims = {
-            "iss": self.issuer,
-            "aud": audience,
-            "sub": subject,
-            "iat": now,
-            "exp": now + 120,
-            "jti": uuid.uuid4().hex,
-            "auth_time": now,
-            "acr": "4",
-            "user_type": "1",
-            "masked_id": "3705**********0017",
-        }
-        header = {"alg": "ES256", "kid": "province-1", "typ": "JWT"}
-        return joserfc_jwt.encode(header, claims, self.key)
+#: The provider's app id at the provincial platform (its tickets are addressed to the issuer).
+CITY_APP = "dongying-city-idp"
+#: A trust level 4 person (实人认证, face check) of the mock's documented test people.
+PROVINCE_PERSON = "wang-l4"
 
 
 @dataclass
 class Deployment:
     issuer: str  # the balancer: the one URL clients know
     balancer: Balancer
-    province: Province
+    province: IdentityPlatform  # the mock's identity face, served on loopback
 
 
 def _wait_ready(url: str, proc: subprocess.Popen[str]) -> None:
@@ -247,13 +221,16 @@ def deployment(postgres_url: str, tmp_path_factory: pytest.TempPathFactory) -> I
         admin.execute(f"CREATE SCHEMA {schema}")
     ports = _free_port(), _free_port()
     backends = tuple(f"http://127.0.0.1:{port}" for port in ports)
-    balancer, province = Balancer(backends), Province()
+    balancer = Balancer(backends)
     (home / "idp.toml").write_text(PROVIDER_FILE, "utf-8")
     procs: list[subprocess.Popen[str]] = []
     with contextlib.ExitStack() as stack:
-        province_url = stack.enter_context(_serve(province.app(), _bound_socket()))
-        province.issuer = f"{province_url}/identity"
         issuer = stack.enter_context(_serve(balancer.app(), _bound_socket()))
+        app = IdentityApp(CITY_APP, secrets.token_urlsafe(16), audience=issuer)
+        province = IdentityPlatform(
+            config=IdentityPlatformConfig(apps={CITY_APP: app}, default_app=CITY_APP)
+        )
+        served = stack.enter_context(served_identity(province))
         env = {k: v for k, v in os.environ.items() if not k.startswith("GOVLINK_")}
         env.update(
             GOVLINK_HOME=str(home),
@@ -263,7 +240,7 @@ def deployment(postgres_url: str, tmp_path_factory: pytest.TempPathFactory) -> I
             GOVLINK_IDP_CLIENTS_FILE=str(home / "idp.toml"),
             GOVLINK_IDP_CLIENT_SECRETS=json.dumps(SECRETS),
             GOVLINK_PROVINCE_IDENTITY_ISSUER=province.issuer,
-            GOVLINK_PROVINCE_IDENTITY_JWKS_URL=f"{province.issuer}/jwks",
+            GOVLINK_PROVINCE_IDENTITY_JWKS_URL=served.jwks_url,
         )
         keys = [sys.executable, "-m", "govlink", "keys", "init", "--alg", "ES256", "--alg", "RS256"]
         subprocess.run(keys, env=env, check=True, capture_output=True, timeout=60)
@@ -403,7 +380,7 @@ def test_authlib_against_two_processes(deployment: Deployment) -> None:
         assert hall_b_claims["acr"] == "3"
 
         # Provincial ticket -> city token; the same ticket again (at the other process).
-        ticket = deployment.province.ticket(issuer, "province-subject-zhangsan")
+        ticket = deployment.province.issue_ticket(PROVINCE_PERSON)
         from_province = {**exchange, "subject_token": ticket, "subject_token_type": JWT_TOKEN_TYPE}
         city = hall.post(
             token_url, data=from_province, auth=("hall-370502", SECRETS["hall-370502"])
@@ -513,7 +490,7 @@ def test_openid_client_against_two_processes(node: str, deployment: Deployment) 
         "password": PASSWORD,
         "redirect_uri": REDIRECT,
         "post_logout_redirect_uri": SIGNED_OUT,
-        "ticket": deployment.province.ticket(issuer, "province-subject-lisi"),
+        "ticket": deployment.province.issue_ticket(PROVINCE_PERSON),
     }
     run = subprocess.run(
         [node, "interop.mjs"],

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import argparse
 import ipaddress
+import secrets
+from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlencode, urlsplit
 
 from .._clock import Clock
 from .._errors import ConfigError, ValidationError
@@ -27,6 +30,15 @@ from ..store import Store
 from ._context import CliContext
 
 __all__ = ["register"]
+
+#: Where ``idp serve --dev`` mounts the mock provincial identity platform (its identity face)
+#: when no province is configured.
+MOCK_IDENTITY_PATH = "/province-identity"
+#: The provider's app id at that in-process face.
+MOCK_IDENTITY_APP_ID = "govlink-idp-dev"
+# What the provider copies from the mock's tickets (as IdentityPlatform.provincial_mapping does):
+# the masked identifiers, and the masked name and organisation so that a hall can greet people.
+_MOCK_COPIED = ("masked_id", "credit_code", "name_masked", "org_name")
 
 
 def _loopback(host: str) -> bool:
@@ -94,9 +106,95 @@ def provincial_sign_in(
     return [ProvincialMapping(issuer, keys, audience)]
 
 
+def _url(text: str) -> str:
+    parts = urlsplit(text)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise argparse.ArgumentTypeError(
+            f"--province-identity: url: {text[:80]!r} is not an http(s) URL"
+        )
+    return text.rstrip("/")
+
+
+@dataclass(frozen=True)
+class DevProvince:
+    """The mock provincial identity platform an ``idp serve --dev`` signs people in with.
+
+    ``mapping``: how the provider trusts its tickets. ``sign_in``: its sign-in page (with the
+    provider's ``app_id``). ``app``: the face to mount at :data:`MOCK_IDENTITY_PATH` when it runs
+    in-process (``None`` for a served one).
+    """
+
+    mapping: ProvincialMapping
+    sign_in: str
+    app: Any = None
+
+
+def _url_host(host: str) -> str:
+    return f"[{host}]" if ":" in host else host
+
+
+def in_process_province(clock: Clock, issuer: str, host: str, port: int) -> DevProvince:
+    """The mock's identity face for a development provider, served by the provider itself at
+    :data:`MOCK_IDENTITY_PATH` on the same clock; the provider is its app (tickets addressed
+    to ``issuer``) and fetches its JWKS over HTTP from the URL actually served."""
+    from ..testing import IdentityApp, IdentityPlatform, IdentityPlatformConfig
+
+    public = f"{issuer.rstrip('/')}{MOCK_IDENTITY_PATH}"  # what the browser reaches
+    served = f"http://{_url_host(host)}:{port}{MOCK_IDENTITY_PATH}"  # what this process reaches
+    hosts = {"127.0.0.1", "localhost", "::1", host, urlsplit(issuer).hostname or host}
+    app = IdentityApp(
+        MOCK_IDENTITY_APP_ID, secrets.token_urlsafe(24), issuer.rstrip("/"), frozenset(hosts)
+    )
+    platform = IdentityPlatform(
+        clock=clock,
+        config=IdentityPlatformConfig(
+            issuer=public, apps={app.app_id: app}, default_app=app.app_id
+        ),
+        base_url=public,
+    )
+    # No store: the face's keys live and die with this process, so a last-known-good JWKS
+    # kept from an earlier run would only hold keys that no longer exist.
+    keys = RemoteJWKS(f"{served}/jwks", clock=clock)
+    mapping = platform.provincial_mapping(keys, audience=app.audience)
+    sign_in = f"{public}/login?{urlencode({'app_id': app.app_id})}"
+    return DevProvince(mapping, sign_in, platform.app)
+
+
+def served_province(url: str, settings: Settings, store: Store, clock: Clock) -> DevProvince:
+    """A served mock identity face at ``url`` (e.g. ``.../identity`` of ``govlink
+    mock-province serve``): its issuer read from ``/admin/state``, its demo app's tickets
+    (audience ``province_identity_audience`` or the demo city's issuer) trusted.
+
+    Raises:
+        ConfigError: nothing at ``url`` answers like a mock identity face.
+    """
+    from .._http import httpx
+    from ..testing._identity_platform import DEFAULT_CITY_AUDIENCE, DEMO_IDENTITY_APP_ID
+
+    try:
+        state = httpx.get(f"{url}/admin/state", timeout=5).raise_for_status().json()
+        platform_issuer = state["issuer"]
+        if not isinstance(platform_issuer, str):
+            raise TypeError
+    except (httpx.HTTPError, ValueError, KeyError, TypeError) as exc:
+        raise ConfigError(
+            f"--province-identity: mock_face: no mock identity face answers at {url}/admin/state "
+            f"({type(exc).__name__}); start one (govlink mock-province serve) or drop the option"
+        ) from None
+    audience = settings.province_identity_audience or DEFAULT_CITY_AUDIENCE
+    keys = RemoteJWKS(f"{url}/jwks", store=store, clock=clock)
+    mapping = ProvincialMapping(platform_issuer, keys, audience, copy_claims=_MOCK_COPIED)
+    return DevProvince(mapping, f"{url}/login?{urlencode({'app_id': DEMO_IDENTITY_APP_ID})}")
+
+
 def _serve(ctx: CliContext) -> int:
     args = ctx.args
     settings = ctx.settings
+    if args.province_identity is not None and not args.dev:
+        raise ConfigError(
+            "--province-identity: development_only: a deployment names its provincial platform "
+            "in settings (GOVLINK_PROVINCE_IDENTITY_ISSUER, GOVLINK_PROVINCE_IDENTITY_JWKS_URL)"
+        )
     # Same rule as `keys init`: a real passphrase, or an explicit development store.
     if settings.key_passphrase is None and not args.dev:
         raise ConfigError(
@@ -170,7 +268,25 @@ def _serve(ctx: CliContext) -> int:
         )
     else:
         client_secrets = ClientSecrets({})
-    provinces = provincial_sign_in(settings, ctx.store(), ctx.clock, issuer)
+    dev_province: DevProvince | None = None
+    if args.province_identity is not None:
+        dev_province = served_province(args.province_identity, settings, ctx.store(), ctx.clock)
+        provinces = [dev_province.mapping]
+        ctx.err.print(
+            f"[yellow]mock provincial identity platform at {args.province_identity}: sign-in page "
+            f"{args.province_identity}/login[/yellow]",
+        )
+    else:
+        provinces = provincial_sign_in(settings, ctx.store(), ctx.clock, issuer)
+    if not provinces and args.dev:
+        # Development signs people in out of the box: the mock's identity face, in-process.
+        dev_province = in_process_province(ctx.clock, issuer, args.host, args.port)
+        provinces = [dev_province.mapping]
+        ctx.err.print(
+            "[yellow]no provincial identity platform configured: using the mock one "
+            f"(development default), sign-in page {issuer.rstrip('/')}{MOCK_IDENTITY_PATH}/login"
+            "[/yellow]"
+        )
     if not provinces:
         ctx.err.print(
             "[yellow]no provincial identity platform configured "
@@ -206,8 +322,11 @@ def _serve(ctx: CliContext) -> int:
         exchange=exchange,
         secure_cookies=not args.dev,
         authenticator=authenticator,
+        province_sign_in=dev_province.sign_in if dev_province is not None else None,
         **throttle,
     )
+    if dev_province is not None and dev_province.app is not None:
+        app.mount(MOCK_IDENTITY_PATH, dev_province.app)
     ctx.err.print(
         f"identity provider {issuer} serving on http://{args.host}:{args.port} "
         f"({len(halls)} halls, {len(policy.rules)} exchange rules)",
@@ -271,6 +390,14 @@ def register(
         action="store_true",
         help="development server: generated key passphrase and client secrets, cookies "
         "without Secure (loopback only)",
+    )
+    serve.add_argument(
+        "--province-identity",
+        type=_url,
+        metavar="URL",
+        help="with --dev: sign people in at this served mock identity face (e.g. "
+        "http://127.0.0.1:8700/identity) instead of the one --dev mounts at "
+        f"{MOCK_IDENTITY_PATH} when no province is configured",
     )
     serve.add_argument(
         "--forwarded-allow-ips",

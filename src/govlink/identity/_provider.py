@@ -152,6 +152,14 @@ class _SignInPage:
     csrf: str = field(repr=False)
 
 
+@dataclass(frozen=True)
+class _ProvinceSignIn:
+    """Send the browser to the provincial platform's sign-in page (it comes back with a
+    ticket)."""
+
+    location: str
+
+
 class _ClientAuthFailed(OAuthError):
     """``invalid_client`` (401 with a ``WWW-Authenticate`` challenge)."""
 
@@ -187,8 +195,10 @@ class _Provider:
         authenticator: Authenticator | None = None,
         max_failures: int = 5,
         failure_window: float = 900.0,
+        province_sign_in: str | None = None,
     ) -> None:
         self.city = city
+        self.province_sign_in = province_sign_in
         self.issuer = city.issuer
         self.clock = city.issuer.clock
         self.secrets = client_secrets
@@ -532,7 +542,9 @@ class _Provider:
         except _RedirectError as exc:
             return self._error_redirect(redirect_uri, params, exc)
         if isinstance(outcome, _SignInPage):
-            return self._sign_in_page(outcome.request_id, outcome.csrf, None)
+            return self._sign_in_page(outcome.request_id, outcome.csrf, None, params=params)
+        if isinstance(outcome, _ProvinceSignIn):
+            return RedirectResponse(outcome.location, status_code=303, headers=_NO_STORE)
         location, new_cookie = outcome
         return self._code_redirect(location, new_cookie)
 
@@ -587,7 +599,7 @@ class _Provider:
 
     def _authorize(
         self, client: Client, redirect_uri: str, params: Mapping[str, str], cookie: str | None
-    ) -> tuple[str, str | None] | _SignInPage:
+    ) -> tuple[str, str | None] | _SignInPage | _ProvinceSignIn:
         if params.get("response_type") != "code":
             raise _RedirectError("unsupported_response_type", "only response_type=code")
         if "authorization_code" not in client.grant_types:
@@ -635,6 +647,10 @@ class _Provider:
         elif sid is None:
             if "none" not in prompt and self.authenticator.form_fields:
                 return self._pending_sign_in(params)
+            if "none" not in prompt and self.province_sign_in is not None:
+                # CAS-like: the province signs the person in and sends the browser back to
+                # this very request with a one-time ticket.
+                return _ProvinceSignIn(self._province_sign_in_url(self.province_sign_in, params))
             if too_weak:
                 raise _RedirectError(
                     "unmet_authentication_requirements",
@@ -643,6 +659,11 @@ class _Provider:
                 )
             raise _RedirectError("login_required", "sign in first")
         return self._issue_code(client, redirect_uri, params, sid), new_cookie
+
+    def _province_sign_in_url(self, page: str, params: Mapping[str, str]) -> str:
+        """The province's sign-in ``page``, ``service`` = this /authorize request (a GET)."""
+        service = _with_query(f"{self.base}/authorize", dict(params))
+        return _with_query(page, {"service": service})
 
     def _from_request(self, params: Mapping[str, str]) -> Authentication | None:
         for authenticator in self.authenticators:
@@ -727,7 +748,13 @@ class _Provider:
         return _SignInPage(request_id, csrf)
 
     def _sign_in_page(
-        self, request_id: str, csrf: str, message: str | None, *, status: int = 200
+        self,
+        request_id: str,
+        csrf: str,
+        message: str | None,
+        *,
+        status: int = 200,
+        params: Mapping[str, str] | None = None,
     ) -> Response:
         from html import escape
 
@@ -737,6 +764,14 @@ class _Provider:
             for name, label, kind in self.authenticator.form_fields
         )
         note = f"<p role='alert'>{escape(message)}</p>" if message else ""
+        # Both ways in: this page's form, or the provincial platform (when one is configured).
+        province = ""
+        if self.province_sign_in is not None and params is not None:
+            href = escape(self._province_sign_in_url(self.province_sign_in, params))
+            province = (
+                f"<p>或 or <a id='province-sign-in' href='{href}'>在省统一身份认证平台登录 "
+                "Sign in at the provincial identity platform</a></p>"
+            )
         body = (
             "<!doctype html><html lang='zh-CN'><meta charset='utf-8'>"
             "<title>登录 Sign in</title><h1>登录 Sign in</h1>"
@@ -744,7 +779,7 @@ class _Provider:
             f"{note}<form method='post' action='{self.base}/sign-in'>"
             f"<input type='hidden' name='request' value='{escape(request_id)}'>"
             f"<input type='hidden' name='csrf' value='{escape(csrf)}'>"
-            f"{fields}<p><button type='submit'>登录 Sign in</button></p></form></html>"
+            f"{fields}<p><button type='submit'>登录 Sign in</button></p></form>{province}</html>"
         )
         headers = {**_NO_STORE, "X-Frame-Options": "DENY", "Content-Security-Policy": _CSP}
         response = HTMLResponse(body, status_code=status, headers=headers)
@@ -810,6 +845,7 @@ class _Provider:
                 csrf,
                 "Too many failed sign-ins: try again later. 登录失败次数过多，请稍后再试。",
                 status=429,
+                params=params,
             )
         try:
             authentication = self.authenticator.from_form(form)
@@ -817,7 +853,7 @@ class _Provider:
             self.throttle.failed(keys)
             _log.info("sign-in failed: %s", exc.reason)
             return self._sign_in_page(
-                request_id, csrf, "Sign-in failed. 用户名或密码错误。", status=401
+                request_id, csrf, "Sign-in failed. 用户名或密码错误。", status=401, params=params
             )
         with self.store.transaction() as conn:
             gone = conn.execute(
@@ -1109,6 +1145,7 @@ def create_provider_app(
     authenticator: Authenticator | None = None,
     max_failures: int = 5,
     failure_window: float = 900.0,
+    province_sign_in: str | None = None,
 ) -> Starlette:
     """The city identity provider as an ASGI app.
 
@@ -1123,7 +1160,11 @@ def create_provider_app(
     ``authenticator``: how people sign in (default: the provincial ticket; see
     :mod:`govlink.identity._signin` and docs/identity.md); an interactive one is served as a
     sign-in page posting to ``/sign-in``, its failures throttled to ``max_failures`` per
-    account and per address within ``failure_window`` seconds.
+    account and per address within ``failure_window`` seconds. ``province_sign_in``: the
+    provincial platform's sign-in page (CAS ``login`` URL, with any fixed query such as its
+    ``app_id``): a person who is not signed in is sent there with ``service=<this /authorize
+    request>`` and comes back with a one-time ``ticket`` (without it: ``login_required``); an
+    interactive authenticator's page then also links to it.
 
     Errors reach clients as RFC 6749 §5.2 JSON (``/token``, ``/revoke``, ``/introspect``) or
     as ``error`` redirects / 400 pages (``/authorize``); nothing is raised to the caller.
@@ -1140,6 +1181,7 @@ def create_provider_app(
         authenticator=authenticator,
         max_failures=max_failures,
         failure_window=failure_window,
+        province_sign_in=province_sign_in,
     )
     routes = [
         Route("/.well-known/openid-configuration", provider.discovery, methods=["GET"]),
