@@ -401,6 +401,27 @@ def test_dev_signs_in_through_a_served_mock_face(home: Path) -> None:
     assert access["credit_code"] == served.platform.people["corp-l5"].credit_code
 
 
+@pytest.mark.server
+def test_dev_signs_in_through_the_served_mock_province(home: Path) -> None:
+    """``mock-province serve`` mounts the identity face at ``/identity``: point --dev at it."""
+    from govlink.testing import BUILTIN_FACES, MockProvince, identity_face, served_mock
+
+    port = _free_port()
+    base = f"http://127.0.0.1:{port}"
+    faces = [BUILTIN_FACES["reference"], identity_face(base)]
+    province = MockProvince(faces=faces)
+    face_url = f"{base}/identity"
+    with (
+        served_mock(province, port=port),
+        _idp_dev(home, "--province-identity", face_url) as (url, lines),
+    ):
+        assert any(f"sign-in page {face_url}/login" in line for line in lines), lines
+        access, _ = _sign_in_at_the_province(url, lines, face_url, "wang-l4")
+        platform = province.core.faces[-1].handler  # type: ignore[attr-defined]
+        assert platform.state()["tickets_issued"] == 1
+    assert access["acr"] == "4"
+
+
 def test_province_identity_needs_dev(home: Path, capsys: pytest.CaptureFixture[str]) -> None:
     code = main(
         ["idp", "serve", "--province-identity", "http://127.0.0.1:9/identity", "--home", str(home)]
