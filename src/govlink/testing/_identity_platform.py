@@ -43,6 +43,8 @@ mounted at ``/identity`` of the served mock or served alone by :func:`served_ide
 
 from __future__ import annotations
 
+import base64
+import binascii
 import contextlib
 import hashlib
 import hmac
@@ -58,6 +60,7 @@ from html import escape
 from typing import TYPE_CHECKING, Any, Final
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
+from joserfc import jws
 from joserfc.jwk import ECKey
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -67,10 +70,13 @@ from starlette.routing import Route
 from .._clock import Clock, system_clock
 from .._errors import FieldProblem, ValidationError
 from .._http import httpx
-from ..identity._exchange import ProvincialMapping
-from ..identity._jose import VerificationKey, public_jwk, sign_compact
-from ..identity._jwks import JWKSCachePolicy, RemoteJWKS
-from ..identity._verifier import KeySource
+from ..identity import (
+    JWKSCachePolicy,
+    KeySource,
+    ProvincialMapping,
+    RemoteJWKS,
+    VerificationKey,
+)
 from ._faults import parse_duration
 from ._identity_people import TEST_PEOPLE, TestPeople, TestPerson
 
@@ -555,7 +561,7 @@ class IdentityPlatform:
         """The public JWKS (what ``/jwks`` answers when no fault intervenes)."""
         with self._lock:
             self._tick()
-            return {"keys": [public_jwk(k.key, k.kid, "ES256") for k in self._keys]}
+            return {"keys": [_public_jwk(k.key, k.kid) for k in self._keys]}
 
     # --- tickets ----------------------------------------------------------------------------
 
@@ -601,7 +607,10 @@ class IdentityPlatform:
                 "auth_time": int(now),
                 **who.ticket_claims(),
             }
-            ticket = sign_compact({"alg": "ES256", "kid": key.kid, "typ": "JWT"}, claims, key.key)
+            # The province is another party: it signs with joserfc, not with govlink's own code.
+            payload = json.dumps(claims, separators=(",", ":"), ensure_ascii=False).encode()
+            header = {"alg": "ES256", "kid": key.kid, "typ": "JWT"}
+            ticket = jws.serialize_compact(header, payload, key.key)
             self._tickets[jti] = _Ticket(who.handle, app.app_id, float(int(exp)))
             self._last_ticket = ticket
             return ticket
@@ -1068,10 +1077,16 @@ def _sha256(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-def _b64_segment(ticket: str, index: int) -> bytes:
-    from ..identity._jose import b64url_decode
+def _public_jwk(key: ECKey, kid: str) -> dict[str, Any]:
+    return {**key.as_dict(private=False), "kid": kid, "use": "sig", "alg": "ES256"}
 
-    return b64url_decode(ticket.split(".")[index])
+
+def _b64_segment(ticket: str, index: int) -> bytes:
+    segment = ticket.split(".")[index]
+    try:
+        return base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4))
+    except (ValueError, binascii.Error) as exc:
+        raise ValueError("not base64url") from exc
 
 
 def _b64_payload(ticket: str) -> bytes:
