@@ -8,14 +8,26 @@ import sys
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any, Protocol
+from urllib.parse import urlsplit, urlunsplit
 
 from rich.console import Console
 
 from .._clock import Clock, system_clock
+from .._errors import ConfigError, StoreError
 from .._settings import Settings, load_settings
 from ..store import Store, open_store
+from ..sync import ProvinceAdapter, load_adapter
 
-__all__ = ["CliContext", "CommandFunc", "Register"]
+__all__ = ["CliContext", "CommandFunc", "Register", "safe_url"]
+
+
+def safe_url(url: str) -> str:
+    """``url`` with any password replaced by ``***`` (for messages)."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
+    return urlunsplit(parts._replace(netloc=netloc))
 
 
 @dataclass
@@ -42,10 +54,42 @@ class CliContext:
         )
 
     def store(self) -> Store:
-        """The configured store, opened on first use and closed when the command ends."""
+        """The configured store, opened on first use and closed when the command ends.
+
+        Raises:
+            ConfigError: the store cannot be used (not a database, a file where its folder
+                should be, an unreachable server): a configuration problem, exit 2.
+        """
         if self._store is None:
-            self._store = open_store(self.settings.store_url)
+            url = self.settings.store_url
+            try:
+                store = open_store(url)
+            except StoreError as exc:
+                raise ConfigError(f"store {safe_url(url)}: cannot be used: {exc.message}") from None
+            try:
+                with store.transaction(write=False) as conn:  # PostgreSQL connects lazily
+                    conn.scalar("SELECT 1")
+            except StoreError as exc:
+                store.close()
+                raise ConfigError(f"store {safe_url(url)}: cannot be used: {exc.message}") from None
+            self._store = store
         return self._store
+
+    def adapter(self, needed_for: str) -> ProvinceAdapter:
+        """The province adapter: ``--province``/``--adapter`` over the settings.
+
+        Raises:
+            ConfigError: no platform URL, or the adapter is unknown or misconfigured.
+        """
+        settings = self.settings
+        url = getattr(self.args, "province", None) or settings.province_url
+        name = getattr(self.args, "adapter", None) or settings.adapter
+        if not url:
+            raise ConfigError(
+                f"{needed_for} needs the platform: --province URL or GOVLINK_PROVINCE_URL "
+                "(e.g. govlink mock-province serve)"
+            )
+        return load_adapter(name, base_url=url, clock=self.clock)
 
     def close(self) -> None:
         if self._store is not None:

@@ -50,6 +50,7 @@ from ._policy import FairShare
 
 __all__ = [
     "SYNC_SCHEMA",
+    "BlockedCase",
     "Claim",
     "EnqueueResult",
     "LaneFailure",
@@ -264,6 +265,31 @@ class ParkedCase:
 
 
 @dataclass(frozen=True, slots=True)
+class BlockedCase:
+    """A lane waiting for a missing entry (缺号): later entries are queued, its next one is not.
+
+    Happens when an event of a case was refused at enqueue (an invalid line of a file) while
+    later ones were accepted; they are held, never sent past the gap, until the missing
+    sequence is enqueued (the lane then wakes by itself).
+    """
+
+    hall: str
+    kind: str
+    key: str
+    missing_sequence: int
+    waiting: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "hall": self.hall,
+            "kind": self.kind,
+            "key": self.key,
+            "missing_sequence": self.missing_sequence,
+            "waiting": self.waiting,
+        }
+
+
+@dataclass(frozen=True, slots=True)
 class OutboxStatus:
     """Counts for ``govlink outbox status`` (entries and lanes, per hall)."""
 
@@ -438,7 +464,10 @@ class Outbox:
         for lane, lane_id in new_lanes.items():
             known[lane] = [lane_id, 0]
         for lane, (lane_id, _) in found.items():
-            known.setdefault(lane, [lane_id, 0])
+            # A lane that existed before this call may hold any sequence already: every later
+            # entry of it is looked up (MAX_SEQUENCE), or a duplicate past the first chunk
+            # would be counted as accepted.
+            known.setdefault(lane, [lane_id, MAX_SEQUENCE])
         rows: list[tuple[int, str | None, str, float]] = []
         span: dict[int, list[int]] = {}
         problems: list[FieldProblem] = []
@@ -824,6 +853,22 @@ class Outbox:
             oldest_pending_age=None if oldest is None else max(0.0, now - float(oldest)),
             by_hall=by_hall,
         )
+
+    def blocked(self) -> list[BlockedCase]:
+        """Lanes waiting for a missing entry (see :class:`BlockedCase`), by lane."""
+        with self.store.transaction(write=False) as conn:
+            rows = conn.fetchall(
+                "SELECT l.hall, l.kind, l.key, l.head_seq, COUNT(e.id) FROM sync_lane l "  # noqa: S608 - constant text
+                f"JOIN sync_entry e ON e.id > l.lane_id * {SEQ_SPAN} + l.head_seq "
+                f"AND e.id < (l.lane_id + 1) * {SEQ_SPAN} "
+                "WHERE l.ready_at IS NULL AND l.parked = 0 AND NOT EXISTS (SELECT 1 FROM "
+                f"sync_entry h WHERE h.id = l.lane_id * {SEQ_SPAN} + l.head_seq) "
+                "GROUP BY l.lane_id, l.hall, l.kind, l.key, l.head_seq ORDER BY l.lane_id"
+            )
+        return [
+            BlockedCase(str(h), str(k), str(key), int(seq), int(n))
+            for h, k, key, seq, n in rows
+        ]
 
     def parked(self) -> list[ParkedCase]:
         """Every parked lane with its refused head entry, oldest first."""
