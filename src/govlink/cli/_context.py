@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import socket
 import sys
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -18,7 +19,7 @@ from .._settings import Settings, load_settings
 from ..store import Store, open_store
 from ..sync import ProvinceAdapter, load_adapter
 
-__all__ = ["CliContext", "CommandFunc", "Register", "safe_url"]
+__all__ = ["CliContext", "CommandFunc", "Register", "listen", "safe_url"]
 
 
 def safe_url(url: str) -> str:
@@ -115,6 +116,30 @@ class CliContext:
     def interactive(self) -> bool:
         """Whether progress bars make sense (a terminal, not --json)."""
         return self.out.is_terminal and not self.json
+
+
+def listen(host: str, port: int) -> socket.socket:
+    """A TCP socket bound to ``host:port`` for a server command (uvicorn serves on it).
+
+    Binding here, before the server starts, turns an address in use into one line and exit 2
+    instead of the server's own log lines and exit 1.
+
+    Raises:
+        ConfigError: the address cannot be bound (in use, not local, no permission).
+    """
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except socket.gaierror as exc:
+        raise ConfigError(f"cannot listen on {host}:{port}: {exc.strerror}") from None
+    family = infos[0][0]
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind(infos[0][4])
+    except OSError as exc:
+        sock.close()
+        raise ConfigError(f"cannot listen on {host}:{port}: {exc.strerror}") from None
+    return sock
 
 
 class CommandFunc(Protocol):

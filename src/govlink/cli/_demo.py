@@ -17,6 +17,7 @@ from typing import Any
 from rich.console import Console
 
 from .._clock import Clock, VirtualClock
+from .._errors import ConfigError
 from ._context import CliContext
 
 __all__ = ["STEPS", "Demo", "register"]
@@ -58,7 +59,10 @@ def run_demo(ctx: CliContext) -> int:
     keep = getattr(ctx.args, "keep", None)
     with tempfile.TemporaryDirectory(prefix="govlink-demo-") as scratch:
         home = Path(keep) if keep else Path(scratch)
-        home.mkdir(parents=True, exist_ok=True)
+        try:
+            home.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise ConfigError(f"--keep {keep!r}: cannot be used ({exc.strerror})") from None
         demo = Demo(ctx=ctx, home=home)
         if not ctx.json:
             demo.console.print(

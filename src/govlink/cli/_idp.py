@@ -16,7 +16,8 @@ from ..identity import (
     open_city_identity,
 )
 from ..store import Store
-from ._context import CliContext
+from ._args import port
+from ._context import CliContext, listen
 
 __all__ = ["register"]
 
@@ -102,11 +103,15 @@ def _serve(ctx: CliContext) -> int:
     app = create_provider_app(
         city, client_secrets=client_secrets, provinces=provinces, secure_cookies=not args.dev
     )
+    sock = listen(args.host, args.port)  # an address in use: one line, exit 2
     ctx.err.print(
         f"identity provider {settings.identity_issuer} serving on http://{args.host}:{args.port}",
         markup=False,
     )
-    uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
+    try:
+        uvicorn.Server(uvicorn.Config(app, log_level="warning")).run(sockets=[sock])
+    finally:
+        sock.close()
     return 0
 
 
@@ -124,7 +129,7 @@ def register(
     sub = parser.add_subparsers(dest="idp_command", metavar="ACTION", required=True)
     serve = sub.add_parser("serve", parents=[common], help="serve the identity provider")
     serve.add_argument("--host", default="127.0.0.1", help="address to bind (127.0.0.1)")
-    serve.add_argument("--port", type=int, default=8600, help="port to bind (8600)")
+    serve.add_argument("--port", type=port, default=8600, help="port to bind (8600)")
     serve.add_argument(
         "--dev",
         action="store_true",

@@ -19,6 +19,7 @@ from typing import Any
 from pydantic import TypeAdapter
 
 from .. import domain
+from .._errors import ConfigError
 from ._context import CliContext
 
 __all__ = ["PUBLIC_MODELS", "SchemaFile", "export_schemas", "register", "render_schemas"]
@@ -88,7 +89,12 @@ def export_schemas(directory: Path, *, check: bool = False) -> list[str]:
 def _run(ctx: CliContext) -> int:
     directory = Path(ctx.args.dir)
     check: bool = ctx.args.check
-    changed = export_schemas(directory, check=check)
+    if directory.exists() and not directory.is_dir():
+        raise ConfigError(f"--dir {str(directory)!r}: not a directory")
+    try:
+        changed = export_schemas(directory, check=check)
+    except OSError as exc:
+        raise ConfigError(f"--dir {str(directory)!r}: cannot be used ({exc.strerror})") from None
     total = len(PUBLIC_MODELS)
     if check:
         listing = "".join(f"\n  {directory / name}" for name in changed)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from collections.abc import Iterable
 from typing import Any
 
 from .._errors import ConfigError
@@ -25,7 +26,7 @@ from ._context import CliContext
 __all__ = ["register"]
 
 
-def _subject(args: argparse.Namespace) -> Subject:
+def _subject(args: argparse.Namespace, halls: Iterable[str]) -> Subject:
     if args.subject_type == "person":
         return Person(ResidentId(args.subject, field="--subject"))
     if args.subject_type == "legal":
@@ -35,10 +36,16 @@ def _subject(args: argparse.Namespace) -> Subject:
             CreditCode(args.subject, field="--subject"),
             Person(ResidentId(args.agent, field="--agent")),
         )
+    hall = args.hall or "370500"
+    known = sorted(set(halls))
+    if hall not in known:
+        raise ConfigError(
+            f"--hall {hall!r}: not a hall of this city (one of {', '.join(known)})"
+        )
     return Staff(
         args.subject,
         department=args.department or "-",
-        hall=args.hall or "370500",
+        hall=hall,
         roles=tuple(args.role or ()),
     )
 
@@ -48,7 +55,7 @@ def _issue(ctx: CliContext) -> int:
     city = open_city_identity(ctx.settings, ctx.store(), clock=ctx.clock)
     city.issuer.alg = ctx.args.alg
     sign_in = city.issuer.sign_in(
-        _subject(ctx.args),
+        _subject(ctx.args, (client.hall_code for client in city.halls)),
         client=ctx.args.audience,
         acr=ctx.args.acr,
         scope=ctx.args.scope,
