@@ -226,7 +226,7 @@ def load_settings(**overrides: Any) -> Settings:
             + (
                 '\'{"370500": "secret"}\''
                 if field == "idp_client_secrets"
-                else '\'["holidays-2027.toml"]\''
+                else "'[\"holidays-2027.toml\"]'"
             )
         ) from None
 

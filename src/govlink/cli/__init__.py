@@ -34,6 +34,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "mock",
     "sync",
     "outbox",
+    "config",
 )
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
@@ -92,6 +93,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)  # exits 2 with a usage line on bad arguments
     ctx = CliContext(args)
     try:
+        if getattr(args, "loads_settings", True):
+            # Every command reads the settings first: a broken govlink.toml, a missing
+            # GOVLINK_CONFIG file or bad JSON in an environment variable stops it (exit 2),
+            # whether or not this command needs the setting.
+            ctx.settings  # noqa: B018 - loading is the point
         code: int = args.func(ctx)
     except ConfigError as exc:
         _say(ctx, exc.code, exc.message)

@@ -108,9 +108,7 @@ def run_sync_cases(ctx: CliContext) -> int:
     # A case whose invalid line left a gap: its later events are held in the outbox (shown
     # as blocked by `govlink outbox status`) until the line is fixed and the file re-run.
     blocked = {b.key: b for b in outbox.blocked()}
-    held = {
-        number: where for number, where in report.broken_cases.items() if number in blocked
-    }
+    held = {number: where for number, where in report.broken_cases.items() if number in blocked}
     data = {
         "file": source.name,
         "enqueued": result.accepted,

@@ -39,9 +39,7 @@ def _subject(args: argparse.Namespace, halls: Iterable[str]) -> Subject:
     hall = args.hall or "370500"
     known = sorted(set(halls))
     if hall not in known:
-        raise ConfigError(
-            f"--hall {hall!r}: not a hall of this city (one of {', '.join(known)})"
-        )
+        raise ConfigError(f"--hall {hall!r}: not a hall of this city (one of {', '.join(known)})")
     return Staff(
         args.subject,
         department=args.department or "-",
