@@ -8,10 +8,8 @@ from govlink import ConfigError, load_settings
 
 
 @pytest.fixture(autouse=True)
-def _clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    for var in ("GOVLINK_STORE", "GOVLINK_HOME", "GOVLINK_KEY_PASSPHRASE", "GOVLINK_CONFIG"):
-        monkeypatch.delenv(var, raising=False)
-    monkeypatch.chdir(tmp_path)
+def _in_tmp(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.chdir(tmp_path)  # no govlink.toml around (GOVLINK_* is cleared by conftest)
 
 
 def test_embedded_defaults_are_labelled_development() -> None:

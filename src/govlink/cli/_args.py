@@ -13,6 +13,7 @@ from collections.abc import Callable
 from typing import TypeVar
 
 __all__ = [
+    "MAX_COUNT",
     "Subcommands",
     "add_group",
     "finite_float",
@@ -74,10 +75,13 @@ def _int(text: str) -> int:
     return int(text, 10)
 
 
-#: A whole number ≥ 1 (``--concurrency``, ``--batch-size``, ``--burst``).
-positive_int = _number(_int, "a whole number ≥ 1", lambda v: v >= 1)
-#: A whole number ≥ 0.
-non_negative_int = _number(_int, "a whole number ≥ 0", lambda v: v >= 0)
+#: The largest count a flag takes: beyond it, C code (sockets, SQLite) would overflow.
+MAX_COUNT = 2**31 - 1
+
+#: A whole number 1..2**31-1 (``--concurrency``, ``--batch-size``, ``--burst``).
+positive_int = _number(_int, f"a whole number 1..{MAX_COUNT}", lambda v: 1 <= v <= MAX_COUNT)
+#: A whole number 0..2**31-1.
+non_negative_int = _number(_int, f"a whole number 0..{MAX_COUNT}", lambda v: 0 <= v <= MAX_COUNT)
 #: A finite number > 0 (``--rate-limit``, ``--lease``): NaN, inf and 0 are refused.
 positive_float = _number(float, "a finite number > 0", lambda v: math.isfinite(v) and v > 0)
 #: A finite number ≥ 0 (``--reconcile-every``: 0 means every run).
