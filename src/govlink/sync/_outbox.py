@@ -266,11 +266,10 @@ class ParkedCase:
 
 @dataclass(frozen=True, slots=True)
 class BlockedCase:
-    """A lane waiting for a missing entry (缺号): later entries are queued, its next one is not.
-
-    Happens when an event of a case was refused at enqueue (an invalid line of a file) while
-    later ones were accepted; they are held, never sent past the gap, until the missing
-    sequence is enqueued (the lane then wakes by itself).
+    """A lane with a gap (缺号): ``missing_sequence`` is not queued, ``waiting`` later entries
+    are. They are held, never sent past the gap, until the missing sequence is enqueued (the
+    lane then goes on by itself). Happens when an event of a case was refused at enqueue (an
+    invalid line of a file) while later ones were accepted.
     """
 
     hall: str
@@ -855,20 +854,33 @@ class Outbox:
         )
 
     def blocked(self) -> list[BlockedCase]:
-        """Lanes waiting for a missing entry (see :class:`BlockedCase`), by lane."""
+        """Lanes with a gap among their undelivered entries (see :class:`BlockedCase`)."""
         with self.store.transaction(write=False) as conn:
-            rows = conn.fetchall(
-                "SELECT l.hall, l.kind, l.key, l.head_seq, COUNT(e.id) FROM sync_lane l "  # noqa: S608 - constant text
-                f"JOIN sync_entry e ON e.id > l.lane_id * {SEQ_SPAN} + l.head_seq "
-                f"AND e.id < (l.lane_id + 1) * {SEQ_SPAN} "
-                "WHERE l.ready_at IS NULL AND l.parked = 0 AND NOT EXISTS (SELECT 1 FROM "
-                f"sync_entry h WHERE h.id = l.lane_id * {SEQ_SPAN} + l.head_seq) "
-                "GROUP BY l.lane_id, l.hall, l.kind, l.key, l.head_seq ORDER BY l.lane_id"
+            lanes = conn.fetchall(
+                "SELECT l.lane_id, l.hall, l.kind, l.key, l.head_seq FROM sync_lane l "  # noqa: S608 - constant text
+                f"JOIN sync_entry e ON e.id >= l.lane_id * {SEQ_SPAN} + l.head_seq "
+                f"AND e.id < (l.lane_id + 1) * {SEQ_SPAN} WHERE l.parked = 0 "
+                "GROUP BY l.lane_id, l.hall, l.kind, l.key, l.head_seq "
+                f"HAVING MAX(e.id) - l.lane_id * {SEQ_SPAN} - l.head_seq + 1 > COUNT(e.id) "
+                "ORDER BY l.lane_id"
             )
-        return [
-            BlockedCase(str(h), str(k), str(key), int(seq), int(n))
-            for h, k, key, seq, n in rows
-        ]
+            found = []
+            for lane_id, hall, kind, key, head in lanes:
+                base = int(lane_id) * SEQ_SPAN
+                seqs = [
+                    int(r[0]) - base
+                    for r in conn.fetchall(
+                        "SELECT id FROM sync_entry WHERE id >= ? AND id < ? ORDER BY id",
+                        (base + int(head), base + SEQ_SPAN),
+                    )
+                ]
+                missing = next(
+                    (int(head) + i for i, seq in enumerate(seqs) if seq != int(head) + i),
+                    int(head) + len(seqs),
+                )
+                waiting = sum(1 for seq in seqs if seq > missing)
+                found.append(BlockedCase(str(hall), str(kind), str(key), missing, waiting))
+        return found
 
     def parked(self) -> list[ParkedCase]:
         """Every parked lane with its refused head entry, oldest first."""
