@@ -23,6 +23,7 @@ from rich.markup import escape
 from .._errors import ValidationError
 from ..domain import parse_case_event
 from ..sync import CASE_EVENT, Outbox, mask_text, verify_journal
+from ._args import add_group
 from ._context import CliContext
 from ._input import JsonInput, add_encoding_option
 
@@ -134,14 +135,14 @@ def register(
     commands: argparse._SubParsersAction[argparse.ArgumentParser],
     common: argparse.ArgumentParser,
 ) -> None:
-    parser = commands.add_parser(
+    sub = add_group(
+        commands,
+        common,
         "outbox",
-        parents=[common],
         help="inspect and repair the sync outbox; verify the evidence journal",
         description=__doc__.split("\n\n", 1)[1] if __doc__ else None,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        raw_description=True,
     )
-    sub = parser.add_subparsers(dest="outbox_command", metavar="SUBCOMMAND", required=True)
     sub.add_parser(
         "status", parents=[common], help="pending, leased, retrying and parked work"
     ).set_defaults(func=run_status)
@@ -158,8 +159,7 @@ def register(
     skip.add_argument("case", metavar="CASE", help="case number (办件编号)")
     skip.add_argument("--reason", required=True, help="why (recorded in the journal)")
     skip.set_defaults(func=run_skip)
-    journal = sub.add_parser("journal", parents=[common], help="the evidence journal")
-    jsub = journal.add_subparsers(dest="journal_command", metavar="ACTION", required=True)
+    jsub = add_group(sub, common, "journal", help="the evidence journal")
     jsub.add_parser(
         "verify", parents=[common], help="check the hash chain; exit 1 at a broken record"
     ).set_defaults(func=run_journal_verify)

@@ -20,6 +20,7 @@ from pydantic import TypeAdapter
 
 from .. import domain
 from .._errors import ConfigError
+from ._args import add_group
 from ._context import CliContext
 
 __all__ = ["PUBLIC_MODELS", "SchemaFile", "export_schemas", "register", "render_schemas"]
@@ -117,13 +118,13 @@ def register(
     commands: argparse._SubParsersAction[argparse.ArgumentParser],
     common: argparse.ArgumentParser,
 ) -> None:
-    parser = commands.add_parser(
+    actions = add_group(
+        commands,
+        common,
         "schemas",
-        parents=[common],
         help="JSON Schemas of the public models",
         description="Export the JSON Schemas of govlink's public models.",
     )
-    actions = parser.add_subparsers(dest="schemas_command", metavar="ACTION", required=True)
     export = actions.add_parser(
         "export",
         parents=[common],

@@ -30,7 +30,7 @@ from rich.markup import escape
 from .._errors import FieldProblem, ValidationError
 from ..domain import CaseStatusEvent, parse_case_event
 from ..sync import CASE_EVENT, CATALOG_ITEM, Dispatcher, Outbox, mask_text
-from ._args import positive_float, positive_int
+from ._args import add_group, positive_float, positive_int
 from ._context import CliContext
 from ._input import JsonInput, add_encoding_option
 
@@ -228,13 +228,13 @@ def register(
     commands: argparse._SubParsersAction[argparse.ArgumentParser],
     common: argparse.ArgumentParser,
 ) -> None:
-    parser = commands.add_parser(
+    sync_commands = add_group(
+        commands,
+        common,
         "sync",
-        parents=[common],
         help="deliver catalogs and case status to the provincial platform",
         description="Enqueue case events and catalogs, and run the sync dispatcher.",
     )
-    sync_commands = parser.add_subparsers(dest="sync_command", metavar="SUBCOMMAND", required=True)
 
     run = sync_commands.add_parser(
         "run",

@@ -21,6 +21,7 @@ from ..identity import (
     TokenExchange,
     open_city_identity,
 )
+from ._args import add_group
 from ._context import CliContext
 
 __all__ = ["register"]
@@ -117,13 +118,13 @@ def register(
     commands: argparse._SubParsersAction[argparse.ArgumentParser],
     common: argparse.ArgumentParser,
 ) -> None:
-    parser = commands.add_parser(
+    sub = add_group(
+        commands,
+        common,
         "token",
-        parents=[common],
         help="issue, verify and exchange tokens",
         description="Tokens of the city identity provider.",
     )
-    sub = parser.add_subparsers(dest="token_command", metavar="ACTION", required=True)
     issue = sub.add_parser("issue", parents=[common], help="sign a subject in and issue tokens")
     issue.add_argument("--audience", required=True, help="hall region code or client id")
     issue.add_argument("--subject", required=True, help="ID number, credit code or staff id")
