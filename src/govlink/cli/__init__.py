@@ -5,8 +5,17 @@ results; exit 0 on success, 1 when the thing checked is invalid or failed, 2 on 
 configuration errors; one clear line on stderr for an error, never a traceback (an unexpected
 error is one line too; ``GOVLINK_DEBUG=1`` prints its traceback).
 
-Each command group lives in its own module here and exposes ``register(commands, common)``;
-the parser is assembled from :data:`COMMAND_MODULES`.
+Each command group lives in its own module here and exposes ``register(commands, common)``
+(groups are added with ``_args.add_group``); the parser is assembled from
+:data:`COMMAND_MODULES`. Every input file is read by ``_input.JsonInput``, which adds one branch
+to the error tree::
+
+    ValidationError
+    └── InputFileError        invalid_input_file   (exit 1: empty, binary, not JSON, too deep,
+                                                    numbers out of range, wrong encoding)
+
+Codes that only the command prints (no exception class): ``internal_error`` (an unexpected
+exception, exit 1; ``GOVLINK_DEBUG=1`` prints its traceback).
 """
 
 from __future__ import annotations
