@@ -250,3 +250,24 @@ def test_an_invalid_line_blocks_its_case_visibly_until_fixed(
     assert (code, data["enqueued"], data["blocked"]) == (0, 1, [])
     code, status = cli(capsys, "outbox", "status", "--store", store)
     assert (code, status["blocked_cases"]) == (0, 0)
+
+
+def test_blocked_lanes_on_every_backend(any_store: Any) -> None:
+    """Outbox.blocked: a gap at the head or further on is found; a lane without one is not."""
+    from govlink.domain import parse_case_event
+    from govlink.sync import Outbox
+
+    clock = VirtualClock()
+    statuses = {1: "received", 2: "accepted", 3: "processing", 4: "approved"}
+
+    def events(case: str, seqs: list[int]) -> list[Any]:
+        return [parse_case_event(make_event(case, s, statuses[s], clock)) for s in seqs]
+
+    outbox = Outbox(any_store, clock=clock)
+    outbox.enqueue_events(
+        [*events("FULL", [1, 2, 3]), *events("HEAD", [2, 3]), *events("MID", [1, 2, 4])]
+    )
+    found = {(b.key, b.missing_sequence, b.waiting) for b in outbox.blocked()}
+    assert found == {("HEAD", 1, 2), ("MID", 3, 1)}
+    outbox.enqueue_events(events("MID", [3]))
+    assert [b.key for b in outbox.blocked()] == ["HEAD"]
