@@ -107,7 +107,7 @@ def run_sync_cases(ctx: CliContext) -> int:
     problems = [*report.problems, *result.problems]
     # A case whose invalid line left a gap: its later events are held in the outbox (shown
     # as blocked by `govlink outbox status`) until the line is fixed and the file re-run.
-    blocked = {b.key: b for b in outbox.blocked()}
+    blocked = {b.key: b for b in outbox.blocked()} if report.broken_cases else {}
     held = {number: where for number, where in report.broken_cases.items() if number in blocked}
     data = {
         "file": source.name,
