@@ -26,6 +26,15 @@ PG_HOW = (
 )
 
 
+@pytest.fixture(autouse=True)
+def _no_govlink_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every test starts without ``GOVLINK_*`` variables: the developer's shell (a store, a
+    passphrase, GOVLINK_DEBUG) never leaks into a result. PG_URL above was read at import."""
+    for name in list(os.environ):
+        if name.startswith("GOVLINK_"):
+            monkeypatch.delenv(name)
+
+
 @pytest.fixture(scope="session")
 def postgres_url() -> Iterator[str]:
     """A fresh PostgreSQL database for this test session (dropped afterwards)."""

@@ -8,7 +8,9 @@ Secrets are :class:`pydantic.SecretStr` and never printed.
 from __future__ import annotations
 
 import os
+import re
 import tomllib
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -16,14 +18,22 @@ from pydantic import Field, SecretStr
 from pydantic import ValidationError as PydanticValidationError
 from pydantic_settings import (
     BaseSettings,
+    InitSettingsSource,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
-    TomlConfigSettingsSource,
+    SettingsError,
 )
 
 from ._errors import ConfigError
 
-__all__ = ["AdapterSettings", "Settings", "config_path", "load_settings"]
+__all__ = [
+    "AdapterSettings",
+    "Settings",
+    "config_path",
+    "load_settings",
+    "read_config_file",
+    "setting_sources",
+]
 
 #: Where settings are read from when ``GOVLINK_CONFIG`` does not name a file.
 DEFAULT_CONFIG_FILE = "govlink.toml"
@@ -32,6 +42,69 @@ DEFAULT_CONFIG_FILE = "govlink.toml"
 def config_path() -> Path:
     """The settings file: ``GOVLINK_CONFIG`` or ``govlink.toml`` in the working directory."""
     return Path(os.environ.get("GOVLINK_CONFIG", DEFAULT_CONFIG_FILE))
+
+
+def read_config_file() -> dict[str, Any]:
+    """The settings file's tables (``{}`` when ``govlink.toml`` is absent).
+
+    Raises:
+        ConfigError: the file ``GOVLINK_CONFIG`` names does not exist; the file cannot be
+            read, is not UTF-8, or is not TOML (the message names the file and the line).
+    """
+    path = config_path()
+    named = "GOVLINK_CONFIG" in os.environ
+    if not path.exists():
+        if named:
+            raise ConfigError(f"GOVLINK_CONFIG names {str(path)!r}, which does not exist")
+        return {}
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise ConfigError(f"settings file {str(path)!r}: cannot be read ({exc.strerror})") from None
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        raise ConfigError(
+            f"settings file {str(path)!r} line {line}: not UTF-8 (byte "
+            f"0x{raw[exc.start]:02x}); TOML files are UTF-8"
+        ) from None
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"settings file {str(path)!r}: not TOML: {exc}") from None
+    except RecursionError:
+        raise ConfigError(f"settings file {str(path)!r}: nested too deeply") from None
+
+
+def _env_name(field: str) -> str:
+    return f"GOVLINK_{field.upper()}"
+
+
+def setting_sources(settings: Settings, flags: Iterable[str] = ()) -> dict[str, str]:
+    """Where each setting came from: ``flag``, ``env``, ``file`` or ``default``.
+
+    ``flags`` are the fields given on the command line (``--store``, ``--home``).
+
+    Raises:
+        ConfigError: the settings file cannot be read (see :func:`read_config_file`).
+    """
+    file_data = read_config_file()
+    environ = {name.upper() for name in os.environ}
+    given = set(flags)
+    sources: dict[str, str] = {}
+    for name in Settings.model_fields:
+        if name == "config_file":
+            continue
+        if name in given:
+            sources[name] = "flag"
+        elif _env_name(name) in environ:
+            sources[name] = "env"
+        elif name in file_data:
+            sources[name] = "file"
+        else:
+            sources[name] = "default"
+    return sources
 
 
 class Settings(BaseSettings):
@@ -111,10 +184,12 @@ class Settings(BaseSettings):
         dotenv_settings: PydanticBaseSettingsSource,
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # The file is read by read_config_file, so a missing, non-UTF-8 or malformed file is
+        # one ConfigError naming it (pydantic-settings' own TOML source lets those out raw).
         return (
             init_settings,
             env_settings,
-            TomlConfigSettingsSource(settings_cls, toml_file=config_path()),
+            InitSettingsSource(settings_cls, init_kwargs=read_config_file()),
         )
 
     @property
@@ -132,13 +207,33 @@ class Settings(BaseSettings):
 
 
 def load_settings(**overrides: Any) -> Settings:
-    """Read settings, raising :class:`ConfigError` (naming the field) when they are invalid."""
+    """Read settings, raising :class:`ConfigError` (naming the field) when they are invalid.
+
+    Raises:
+        ConfigError: a setting breaks its type (named with where it came from), an
+            environment variable that holds JSON is not JSON, or the settings file is
+            missing (when ``GOVLINK_CONFIG`` names it), unreadable or malformed.
+    """
     try:
         return Settings(**{k: v for k, v in overrides.items() if v is not None})
     except PydanticValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first["loc"]) or "settings"
-        raise ConfigError(f"setting {where!r}: {first['msg']}") from None
+        field = str(first["loc"][0]) if first["loc"] else ""
+        origin = f" (env {_env_name(field)})" if _env_name(field) in os.environ else ""
+        raise ConfigError(f"setting {where!r}{origin}: {first['msg']}") from None
+    except SettingsError as exc:
+        # pydantic-settings says 'error parsing value for field "x" from source "..."'.
+        found = re.search(r'field "([^"]+)"', str(exc))
+        field = found.group(1) if found else "settings"
+        raise ConfigError(
+            f"setting {field!r} (env {_env_name(field)}): not valid JSON; e.g. "
+            + (
+                '\'{"370500": "secret"}\''
+                if field == "idp_client_secrets"
+                else "'[\"holidays-2027.toml\"]'"
+            )
+        ) from None
 
 
 class _AdapterTable(PydanticBaseSettingsSource):
@@ -152,12 +247,8 @@ class _AdapterTable(PydanticBaseSettingsSource):
         return None, field_name, False  # __call__ returns the whole table at once
 
     def __call__(self) -> dict[str, Any]:
-        path = config_path()
-        if not path.is_file():
-            return {}
-        with path.open("rb") as fh:
-            data = tomllib.load(fh)
-        table = data.get("adapters", {}).get(self._table, {})
+        adapters = read_config_file().get("adapters", {})
+        table = adapters.get(self._table, {}) if isinstance(adapters, dict) else {}
         return dict(table) if isinstance(table, dict) else {}
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
@@ -10,9 +9,7 @@ import pytest
 
 @pytest.fixture
 def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """A clean home, no GOVLINK_* environment and no govlink.toml in the working directory."""
-    for name in list(os.environ):
-        if name.startswith("GOVLINK_"):
-            monkeypatch.delenv(name)
+    """A clean home and no govlink.toml in the working directory (the root conftest already
+    clears every GOVLINK_* variable)."""
     monkeypatch.chdir(tmp_path)
     return tmp_path / "home"

@@ -168,3 +168,106 @@ def test_structured_logs_are_json_with_personal_data_masked() -> None:
     assert line["key"] == "370500:case:C1:2"
     assert "370502199001011234" not in line["message"]
     assert "13912345678" not in line["error"]
+
+
+def _interleaved_events(cases: int, per_case: int) -> list[dict[str, Any]]:
+    """Every case's events spread across the file (all sequence 1s, then all 2s, ...), so
+    each case straddles the outbox's 20,000-row enqueue chunks."""
+    clock = VirtualClock()
+    statuses = ["received", "accepted", "processing", "approved", "approved"]
+    return [
+        make_event(f"CH{case:05d}", seq, statuses[seq - 1], clock)
+        for seq in range(1, per_case + 1)
+        for case in range(cases)
+    ]
+
+
+def test_second_run_of_a_large_file_enqueues_nothing(
+    tmp_path: Path, store: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Issue 9.8: past the first 20,000-row chunk, cases seen only as duplicates are looked
+    up, so the second run reports 0 newly enqueued (it used to report thousands)."""
+    events = _interleaved_events(4_200, 5)  # 21,000 events
+    path = write_ndjson(tmp_path / "big.ndjson", events)
+    code, first = cli(capsys, "sync", "cases", str(path), "--store", store)
+    assert (code, first["enqueued"], first["duplicates"]) == (0, len(events), 0)
+    code, second = cli(capsys, "sync", "cases", str(path), "--store", store)
+    assert (code, second["enqueued"], second["duplicates"]) == (0, 0, len(events))
+
+
+def test_outbox_counts_duplicates_of_earlier_calls_in_every_chunk(tmp_path: Path) -> None:
+    """The same, at the outbox with a small chunk: a lane that existed before the call is
+    looked up in every chunk, and a later sequence not yet queued still counts as new."""
+    from govlink.domain import parse_case_event
+    from govlink.store import SQLiteStore
+    from govlink.sync import Outbox
+
+    events = [parse_case_event(e) for e in _interleaved_events(30, 4)]
+    store = SQLiteStore(tmp_path / "o.db")
+    try:
+        outbox = Outbox(store, clock=VirtualClock())
+        assert outbox.enqueue_events(events[:60], chunk=25).accepted == 60  # sequences 1-2
+        again = outbox.enqueue_events(events, chunk=25)
+        assert (again.accepted, again.duplicates) == (60, 60)
+    finally:
+        store.close()
+
+
+def test_an_invalid_line_blocks_its_case_visibly_until_fixed(
+    tmp_path: Path, store: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Issue 9.8: the later events of a case whose line is invalid are held, shown as blocked
+    by `sync cases` (with the line), `outbox status` (exit 1) and `sync run`; the fixed file
+    releases them."""
+    clock = VirtualClock()
+    good = [make_event("OK1", s, st, clock) for s, st in ((1, "received"), (2, "accepted"))]
+    broken = [
+        make_event("BAD1", 1, "received", clock),
+        {**make_event("BAD1", 2, "accepted", clock), "time": "yesterday"},
+        make_event("BAD1", 3, "processing", clock),
+        make_event("BAD1", 4, "approved", clock),
+    ]
+    path = write_ndjson(tmp_path / "events.ndjson", good + broken)
+    code, data = cli(capsys, "sync", "cases", str(path), "--store", store)
+    assert code == 1
+    assert data["enqueued"] == 5
+    assert [b["invalid_at"] for b in data["blocked"]] == ["line 4"]
+    assert data["blocked"][0]["missing_sequence"] == 2
+    assert data["blocked"][0]["waiting"] == 2
+    code, status = cli(capsys, "outbox", "status", "--store", store)
+    assert code == 1
+    assert status["blocked_cases"] == 1
+    assert status["blocked"][0]["missing_sequence"] == 2
+    main(["outbox", "status", "--store", store])
+    human = capsys.readouterr().out
+    assert "blocked cases" in human
+    assert "sequence 2 missing, 2 event(s) held" in human
+
+    fixed = [*good, *broken]
+    fixed[3] = make_event("BAD1", 2, "accepted", clock)
+    write_ndjson(path, fixed)
+    code, data = cli(capsys, "sync", "cases", str(path), "--store", store)
+    assert (code, data["enqueued"], data["blocked"]) == (0, 1, [])
+    code, status = cli(capsys, "outbox", "status", "--store", store)
+    assert (code, status["blocked_cases"]) == (0, 0)
+
+
+def test_blocked_lanes_on_every_backend(any_store: Any) -> None:
+    """Outbox.blocked: a gap at the head or further on is found; a lane without one is not."""
+    from govlink.domain import parse_case_event
+    from govlink.sync import Outbox
+
+    clock = VirtualClock()
+    statuses = {1: "received", 2: "accepted", 3: "processing", 4: "approved"}
+
+    def events(case: str, seqs: list[int]) -> list[Any]:
+        return [parse_case_event(make_event(case, s, statuses[s], clock)) for s in seqs]
+
+    outbox = Outbox(any_store, clock=clock)
+    outbox.enqueue_events(
+        [*events("FULL", [1, 2, 3]), *events("HEAD", [2, 3]), *events("MID", [1, 2, 4])]
+    )
+    found = {(b.key, b.missing_sequence, b.waiting) for b in outbox.blocked()}
+    assert found == {("HEAD", 1, 2), ("MID", 3, 1)}
+    outbox.enqueue_events(events("MID", [3]))
+    assert [b.key for b in outbox.blocked()] == ["HEAD"]

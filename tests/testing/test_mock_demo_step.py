@@ -36,7 +36,7 @@ def test_province_step_human(capsys: pytest.CaptureFixture[str]) -> None:
 def test_province_step_shares_the_province(tmp_path: Path) -> None:
     demo = Demo(ctx=CliContext(argparse.Namespace()), home=tmp_path)
     step(demo)
-    province = demo.shared["province"]
+    province = demo.state.province
     assert isinstance(province, MockProvince)
     assert province.clock is demo.clock
     assert not demo.failures

@@ -4,18 +4,31 @@ from __future__ import annotations
 
 import argparse
 import json
+import socket
 import sys
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any, Protocol
+from urllib.parse import urlsplit, urlunsplit
 
 from rich.console import Console
 
 from .._clock import Clock, system_clock
+from .._errors import ConfigError, StoreError
 from .._settings import Settings, load_settings
 from ..store import Store, open_store
+from ..sync import ProvinceAdapter, load_adapter
 
-__all__ = ["CliContext", "CommandFunc", "Register"]
+__all__ = ["CliContext", "CommandFunc", "Register", "listen", "safe_url"]
+
+
+def safe_url(url: str) -> str:
+    """``url`` with any password replaced by ``***`` (for messages)."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
+    return urlunsplit(parts._replace(netloc=netloc))
 
 
 @dataclass
@@ -42,10 +55,42 @@ class CliContext:
         )
 
     def store(self) -> Store:
-        """The configured store, opened on first use and closed when the command ends."""
+        """The configured store, opened on first use and closed when the command ends.
+
+        Raises:
+            ConfigError: the store cannot be used (not a database, a file where its folder
+                should be, an unreachable server): a configuration problem, exit 2.
+        """
         if self._store is None:
-            self._store = open_store(self.settings.store_url)
+            url = self.settings.store_url
+            try:
+                store = open_store(url)
+            except StoreError as exc:
+                raise ConfigError(f"store {safe_url(url)}: cannot be used: {exc.message}") from None
+            try:
+                with store.transaction(write=False) as conn:  # PostgreSQL connects lazily
+                    conn.scalar("SELECT 1")
+            except StoreError as exc:
+                store.close()
+                raise ConfigError(f"store {safe_url(url)}: cannot be used: {exc.message}") from None
+            self._store = store
         return self._store
+
+    def adapter(self, needed_for: str) -> ProvinceAdapter:
+        """The province adapter: ``--province``/``--adapter`` over the settings.
+
+        Raises:
+            ConfigError: no platform URL, or the adapter is unknown or misconfigured.
+        """
+        settings = self.settings
+        url = getattr(self.args, "province", None) or settings.province_url
+        name = getattr(self.args, "adapter", None) or settings.adapter
+        if not url:
+            raise ConfigError(
+                f"{needed_for} needs the platform: --province URL or GOVLINK_PROVINCE_URL "
+                "(e.g. govlink mock-province serve)"
+            )
+        return load_adapter(name, base_url=url, clock=self.clock)
 
     def close(self) -> None:
         if self._store is not None:
@@ -71,6 +116,30 @@ class CliContext:
     def interactive(self) -> bool:
         """Whether progress bars make sense (a terminal, not --json)."""
         return self.out.is_terminal and not self.json
+
+
+def listen(host: str, port: int) -> socket.socket:
+    """A TCP socket bound to ``host:port`` for a server command (uvicorn serves on it).
+
+    Binding here, before the server starts, turns an address in use into one line and exit 2
+    instead of the server's own log lines and exit 1.
+
+    Raises:
+        ConfigError: the address cannot be bound (in use, not local, no permission).
+    """
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except socket.gaierror as exc:
+        raise ConfigError(f"cannot listen on {host}:{port}: {exc.strerror}") from None
+    family = infos[0][0]
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind(infos[0][4])
+    except OSError as exc:
+        sock.close()
+        raise ConfigError(f"cannot listen on {host}:{port}: {exc.strerror}") from None
+    return sock
 
 
 class CommandFunc(Protocol):

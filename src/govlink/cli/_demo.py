@@ -2,7 +2,7 @@
 
 The story is told in steps, each in its own module ``govlink.cli._demo_<name>`` exposing
 ``step(demo: Demo) -> None``; a step records failures with :meth:`Demo.fail` (the demo then exits
-1) and may leave objects in :attr:`Demo.shared` for later steps.
+1) and leaves what later steps use in the typed :attr:`Demo.state` (:class:`DemoState`).
 """
 
 from __future__ import annotations
@@ -12,17 +12,36 @@ import importlib
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 
 from .._clock import Clock, VirtualClock
+from .._errors import ConfigError
+from ..domain import Case, CaseStatusEvent
+from ..samples import SampleCatalog
 from ._context import CliContext
 
-__all__ = ["STEPS", "Demo", "register"]
+if TYPE_CHECKING:  # the mock is imported only when a step starts it
+    from ..testing import MockProvince, ServedProvince
+
+__all__ = ["STEPS", "Demo", "DemoState", "register"]
 
 #: The demo's steps, in story order.
 STEPS: tuple[str, ...] = ("catalog", "cases", "identity", "province", "catalog_sync", "sync")
+
+
+@dataclass
+class DemoState:
+    """What one step leaves for the later ones (None until a step has run)."""
+
+    #: the bundled sample catalog (step "catalog"; read by "cases" and "catalog_sync")
+    catalog: SampleCatalog | None = None
+    #: the sample cases and their status events (step "cases"; read by "sync")
+    cases: list[Case] | None = None
+    events: list[CaseStatusEvent] | None = None
+    #: the mock province (step "province", or "sync" starts one), in-process or served
+    province: MockProvince | ServedProvince | None = None
 
 
 @dataclass
@@ -32,7 +51,7 @@ class Demo:
     ctx: CliContext
     home: Path
     clock: Clock = field(default_factory=VirtualClock)
-    shared: dict[str, Any] = field(default_factory=dict)
+    state: DemoState = field(default_factory=DemoState)
     failures: list[str] = field(default_factory=list)
     summary: dict[str, Any] = field(default_factory=dict)
 
@@ -58,7 +77,10 @@ def run_demo(ctx: CliContext) -> int:
     keep = getattr(ctx.args, "keep", None)
     with tempfile.TemporaryDirectory(prefix="govlink-demo-") as scratch:
         home = Path(keep) if keep else Path(scratch)
-        home.mkdir(parents=True, exist_ok=True)
+        try:
+            home.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise ConfigError(f"--keep {keep!r}: cannot be used ({exc.strerror})") from None
         demo = Demo(ctx=ctx, home=home)
         if not ctx.json:
             demo.console.print(

@@ -4,7 +4,7 @@ Supervision is computed at the end of the sample period (Friday 2026-03-20, 18:0
 when some cases are concluded, some still running and a few overdue: the virtual clock of the
 demo starts at the beginning of that period, where nothing would be due yet.
 
-Leaves the cases and events (models) in ``demo.shared["cases"]`` / ``demo.shared["events"]``
+Leaves the cases and events (models) in ``demo.state.cases`` / ``demo.state.events``
 for later steps (case sync).
 """
 
@@ -62,7 +62,7 @@ def step(demo: Demo) -> None:
         shown += f", {len(common) - 6} more statuses"
     demo.info(f"last status: {shown}")
 
-    catalog = demo.shared.get("catalog") or load_sample_catalog()
+    catalog = demo.state.catalog or load_sample_catalog()
     items = {item.implementation_code: item for item in catalog.items}
     by_case: dict[str, list[CaseStatusEvent]] = defaultdict(list)
     for event in events:
@@ -112,8 +112,8 @@ def step(demo: Demo) -> None:
         else "efficiency: no concluded case yet"
     )
     demo.ok("deadlines and supervision levels computed for every accepted case")
-    demo.shared["cases"] = cases
-    demo.shared["events"] = events
+    demo.state.cases = list(cases)
+    demo.state.events = list(events)
     demo.summary["cases"] = {
         "cases": len(cases),
         "events": len(events),

@@ -1,6 +1,6 @@
 """Demo step "catalog": load the bundled sample catalog, validate every item, summarise it.
 
-Leaves the :class:`govlink.samples.SampleCatalog` in ``demo.shared["catalog"]`` for later steps
+Leaves the :class:`govlink.samples.SampleCatalog` in ``demo.state.catalog`` for later steps
 (cases, sync).
 """
 
@@ -71,7 +71,7 @@ def step(demo: Demo) -> None:
             f"{len(catalog.items)} items of {len(catalog.departments)} departments in "
             f"{len(halls)} halls validated: 0 errors, {sum(warnings.values())} warnings"
         )
-    demo.shared["catalog"] = catalog
+    demo.state.catalog = catalog
     demo.summary["catalog"] = {
         "halls": [h.code for h in halls],
         "departments": len(catalog.departments),

@@ -1,7 +1,7 @@
 """Demo step "catalog_sync": push the sample catalog, change it, push incrementally.
 
-Uses the mock province of the "province" step (``demo.shared["province"]``) and the sample
-catalog of the "catalog" step (``demo.shared["catalog"]``). The first push sends every item;
+Uses the mock province of the "province" step (``demo.state.province``) and the sample
+catalog of the "catalog" step (``demo.state.catalog``). The first push sends every item;
 then one item is edited (调整), one cancelled (取消) and one delegated down (下放), and the
 incremental push sends exactly those three — shown from the mock province's own journal, not
 from govlink's bookkeeping. A reconciliation against the platform's digest closes the step.
@@ -63,8 +63,8 @@ def _changed(items: list[Item]) -> tuple[list[Item], dict[str, CatalogChange]]:
 def step(demo: Demo) -> None:
     """Full push, incremental push of three changes, reconciliation (a few lines)."""
     demo.section("Catalog sync (事项目录同步): incremental by content hash")
-    province = demo.shared.get("province")
-    catalog = demo.shared.get("catalog")
+    province = demo.state.province
+    catalog = demo.state.catalog
     if province is None or catalog is None:
         demo.fail("catalog_sync needs the 'catalog' and 'province' steps first")
         return

@@ -1,7 +1,7 @@
 """Demo step "province": start the mock provincial platform on embedded defaults.
 
 In-process (no port is opened) on the demo's virtual clock, with the development credentials
-and no faults; later steps (sync) reach it through ``demo.shared["province"]``
+and no faults; later steps (sync) reach it through ``demo.state.province``
 (:class:`govlink.testing.MockProvince`: ``.client()``, ``.async_client()``, ``.transport()``,
 ``.journal``).
 """
@@ -26,7 +26,7 @@ def step(demo: Demo) -> None:
     if document.status_code != 200 or len(document.json().get("paths", {})) < 6:
         demo.fail(f"the mock province does not answer (/openapi.json: {document.status_code})")
         return
-    demo.shared["province"] = province
+    demo.state.province = province
     demo.ok(
         f"mock province running in-process at {province.base_url}: reference API "
         f"({ref.CASE_EVENTS_BATCH_PATH}, batches of {ref.MAX_EVENT_BATCH}) and gateway API "

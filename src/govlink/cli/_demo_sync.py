@@ -1,8 +1,8 @@
 """Demo step "sync": case status through the outbox to the mock province, under faults.
 
-Uses the mock province of an earlier step (``demo.shared["province"]``: a ``MockProvince`` or a
+Uses the mock province of an earlier step (``demo.state.province``: a ``MockProvince`` or a
 served one) or starts one in-process on the demo's virtual clock. Enqueues the sample cases'
-status events (``demo.shared["events"]`` or the bundled sample: about a day and a half of a
+status events (``demo.state.events`` or the bundled sample: about a day and a half of a
 city's volume) into an outbox in the demo's home, injects faults (500s, lost responses, an
 outage), runs the dispatcher until the outbox is empty, then proves from the mock's journal
 that every event was applied exactly once and in per-case order, and verifies the evidence
@@ -12,7 +12,7 @@ journal's hash chain.
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .._errors import GovlinkError
 from .._http import httpx
@@ -30,30 +30,32 @@ from ..sync import (
 )
 from ._demo import Demo
 
+if TYPE_CHECKING:
+    from ..testing import MockProvince
+
 __all__ = ["step"]
 
 #: 10% HTTP 500s, 10% "applied but the response was lost", and an outage of 6 requests.
 DEMO_FAULTS = "error500:rate=0.1;lost_response:rate=0.1;outage:after=4,count=6,retry_after=1"
 
 
-def _province(demo: Demo) -> tuple[Any, str, Any]:
+def _province(demo: Demo) -> tuple[MockProvince, str, httpx.ASGITransport | None]:
     """(MockProvince, base URL, httpx transport or None) for the demo's platform."""
-    shared = demo.shared.get("province")
-    if shared is None:
-        from ..testing import MockProvince
+    from ..testing import MockProvince, ServedProvince
 
+    shared = demo.state.province
+    if shared is None:
         shared = MockProvince(clock=demo.clock)
-        demo.shared["province"] = shared
-    province = getattr(shared, "province", shared)  # a ServedProvince wraps a MockProvince
-    if hasattr(shared, "port"):  # served on a loopback port: real HTTP
-        return province, str(shared.base_url), None
-    return province, str(province.base_url), httpx.ASGITransport(app=province.app)
+        demo.state.province = shared
+    if isinstance(shared, ServedProvince):  # served on a loopback port: real HTTP
+        return shared.province, str(shared.base_url), None
+    return shared, str(shared.base_url), httpx.ASGITransport(app=shared.app)
 
 
 def step(demo: Demo) -> None:
     """Deliver the sample case events through faults; check exactly-once, in-order."""
     demo.section("Case status sync (办件状态同步): outbox → provincial platform, with faults")
-    events = demo.shared.get("events")
+    events = demo.state.events
     if events is None:
         try:
             _, events = load_sample_cases()

@@ -27,7 +27,8 @@ from ..identity import (
 )
 from ..identity._config import ProviderConfig, dev_halls, load_provider_config
 from ..store import Store
-from ._context import CliContext
+from ._args import port
+from ._context import CliContext, listen
 
 __all__ = ["register"]
 
@@ -48,39 +49,6 @@ def _loopback(host: str) -> bool:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False
-
-
-def _port(text: str) -> int:
-    try:
-        port = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"--port: integer: {text[:20]!r} is not a number"
-        ) from None
-    if not 1 <= port <= 65535:
-        raise argparse.ArgumentTypeError(f"--port: range: {port} is not within 1-65535")
-    return port
-
-
-def _check_bind(host: str, port: int) -> None:
-    """Fail with one clear line (exit 2) when the address cannot be listened on, instead of
-    the server's own log line and exit 1."""
-    import socket
-
-    try:
-        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-    except OSError as exc:
-        raise ConfigError(f"--host: resolvable: cannot resolve {host!r} ({exc})") from None
-    family, kind, proto, _, address = infos[0]
-    with socket.socket(family, kind, proto) as sock:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            sock.bind(address)
-        except OSError as exc:
-            raise ConfigError(
-                f"--port: available: cannot listen on {host}:{port} ({exc.strerror}); "
-                "is another server running there?"
-            ) from None
 
 
 def provincial_sign_in(
@@ -203,7 +171,7 @@ def _serve(ctx: CliContext) -> int:
         )
     if args.dev and not _loopback(args.host):
         raise ConfigError("--dev serves plain HTTP with development secrets: loopback host only")
-    _check_bind(args.host, args.port)  # before any work: a busy port is one clear line
+    listen(args.host, args.port).close()  # before any work: a busy port is one clear line
     try:
         import uvicorn  # the `server` extra
     except ImportError:
@@ -327,21 +295,24 @@ def _serve(ctx: CliContext) -> int:
     )
     if dev_province is not None and dev_province.app is not None:
         app.mount(MOCK_IDENTITY_PATH, dev_province.app)
+    sock = listen(args.host, args.port)  # an address in use: one line, exit 2
     ctx.err.print(
         f"identity provider {issuer} serving on http://{args.host}:{args.port} "
         f"({len(halls)} halls, {len(policy.rules)} exchange rules)",
         markup=False,
     )
-    uvicorn.run(
+    server_config = uvicorn.Config(
         app,
-        host=args.host,
-        port=args.port,
         log_level="warning",
         # The sign-in throttle counts failures per client address: behind a load balancer,
         # trust its X-Forwarded-For (only from the addresses named here).
         proxy_headers=True,
         forwarded_allow_ips=args.forwarded_allow_ips,
     )
+    try:
+        uvicorn.Server(server_config).run(sockets=[sock])
+    finally:
+        sock.close()
     return 0
 
 
@@ -384,7 +355,7 @@ def register(
     sub = parser.add_subparsers(dest="idp_command", metavar="ACTION", required=True)
     serve = sub.add_parser("serve", parents=[common], help="serve the identity provider")
     serve.add_argument("--host", default="127.0.0.1", help="address to bind (127.0.0.1)")
-    serve.add_argument("--port", type=_port, default=8600, help="port to bind (8600)")
+    serve.add_argument("--port", type=port, default=8600, help="port to bind (8600)")
     serve.add_argument(
         "--dev",
         action="store_true",

@@ -7,6 +7,7 @@ import json
 
 from ..identity import SIGNING_ALGORITHMS, CityIdentity, open_city_identity
 from ..identity._city import DEV_PASSPHRASE_FILE
+from ._args import add_group
 from ._context import CliContext
 
 __all__ = ["register"]
@@ -79,13 +80,13 @@ def register(
     commands: argparse._SubParsersAction[argparse.ArgumentParser],
     common: argparse.ArgumentParser,
 ) -> None:
-    parser = commands.add_parser(
+    sub = add_group(
+        commands,
+        common,
         "keys",
-        parents=[common],
         help="manage the identity provider's signing keys",
         description="Signing keys: init, rotate, maintain (scheduled rollover), list, jwks.",
     )
-    sub = parser.add_subparsers(dest="keys_command", metavar="ACTION", required=True)
     init = sub.add_parser("init", parents=[common], help="create the first signing keys")
     init.add_argument(
         "--alg", action="append", choices=_ALG_CHOICES, help="algorithm (repeatable; ES256)"

@@ -16,6 +16,7 @@ import sys
 from types import FrameType
 
 from .._errors import ConfigError, ValidationError
+from ._args import port, positive_float, positive_int
 from ._context import CliContext
 
 __all__ = ["register"]
@@ -157,7 +158,7 @@ def register(
         ),
     )
     serve.add_argument("--host", default="127.0.0.1", help="address to listen on")
-    serve.add_argument("--port", type=int, default=8000, help="port (0: any free port)")
+    serve.add_argument("--port", type=port, default=8000, help="port (0: any free port)")
     serve.add_argument(
         "--adapter",
         dest="adapters",
@@ -172,9 +173,9 @@ def register(
     )
     serve.add_argument("--seed", type=int, default=0, help="seed of the fault plan (default 0)")
     serve.add_argument(
-        "--rate-limit", type=float, metavar="N", help="requests/s per client (default 200)"
+        "--rate-limit", type=positive_float, metavar="N", help="requests/s per client (default 200)"
     )
-    serve.add_argument("--burst", type=int, default=400, help="quota burst (default 400)")
+    serve.add_argument("--burst", type=positive_int, default=400, help="quota burst (default 400)")
     serve.add_argument("--no-rate-limit", action="store_true", help="turn the quota off")
     serve.add_argument(
         "--capture-bodies", action="store_true", help="keep request bodies in the journal"

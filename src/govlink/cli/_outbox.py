@@ -1,29 +1,32 @@
 """``govlink outbox``: inspect and repair the outbox, verify the evidence journal.
 
-* ``status``: pending, leased, retrying and parked work, lag, pending per hall.
+* ``status``: pending, leased, retrying and parked work, lag, pending per hall, and blocked
+  cases (later events held behind a missing one, e.g. an invalid line of a case file).
 * ``parked``: every parked case with the refused event and the platform's reason (masked).
 * ``retry CASE [--event FILE]``: send the parked event again — after fixing the cause, or with
   the repaired event from FILE (same case and sequence; validated first).
 * ``skip CASE --reason TEXT``: never send the parked event; the case resumes with its next one.
 * ``journal verify``: walk the hash chain; exit 1 naming the first altered or missing record.
 
-Exit codes: 0 fine; 1 parked cases (``status``/``parked``), a case not parked, a broken journal;
+Exit codes: 0 fine; 1 parked or blocked cases (``status``), parked cases (``parked``), a case
+not parked, a broken journal;
 2 usage errors.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 from datetime import UTC, datetime
-from pathlib import Path
 
 from rich.markup import escape
 
-from .._errors import ConfigError, ValidationError
+from .._errors import ValidationError
 from ..domain import parse_case_event
 from ..sync import CASE_EVENT, Outbox, verify_journal
+from ..sync.adapter import mask_text
+from ._args import add_group
 from ._context import CliContext
+from ._input import JsonInput, add_encoding_option
 
 __all__ = ["register"]
 
@@ -37,7 +40,9 @@ def _when(posix: float) -> str:
 
 
 def run_status(ctx: CliContext) -> int:
-    status = _outbox(ctx).status()
+    outbox = _outbox(ctx)
+    status = outbox.status()
+    blocked = outbox.blocked()
     lag = "-" if status.oldest_pending_age is None else f"{status.oldest_pending_age:.1f} s"
     lines = [
         f"pending events: {status.pending} (lag {lag})",
@@ -46,8 +51,23 @@ def run_status(ctx: CliContext) -> int:
         f"acknowledged (kept for audit): {status.acknowledged_retained}",
     ]
     lines += [f"  hall {hall}: {n} pending" for hall, n in status.by_hall.items()]
-    ctx.emit(status.to_dict(), escape("\n".join(lines)))
-    return 1 if status.parked else 0
+    if blocked:
+        lines.append(
+            f"blocked cases (waiting for a missing event, never sent past the gap): "
+            f"{len(blocked)}; enqueue the missing event (e.g. fix the file, run sync cases again)"
+        )
+        lines += [
+            f"  {mask_text(b.key)} (hall {b.hall}): sequence {b.missing_sequence} missing, "
+            f"{b.waiting} event(s) held"
+            for b in blocked[:20]
+        ]
+    data = {
+        **status.to_dict(),
+        "blocked_cases": len(blocked),
+        "blocked": [{**b.to_dict(), "key": mask_text(b.key)} for b in blocked],
+    }
+    ctx.emit(data, escape("\n".join(lines)))
+    return 1 if status.parked or blocked else 0
 
 
 def run_parked(ctx: CliContext) -> int:
@@ -71,12 +91,7 @@ def run_retry(ctx: CliContext) -> int:
     payload = None
     event_file = ctx.args.event
     if event_file:
-        try:
-            data = json.loads(Path(event_file).read_text(encoding="utf-8"))
-        except (OSError, UnicodeError) as exc:
-            raise ConfigError(f"event file {event_file!r}: cannot be read ({exc})") from None
-        except json.JSONDecodeError as exc:
-            raise ValidationError(f"not JSON: {exc.msg}", field="event", rule="json") from None
+        data = JsonInput(event_file, encoding=ctx.args.encoding).document()
         event = parse_case_event(data)
         parked = {p.key: p for p in outbox.parked()}
         target = parked.get(ctx.args.case)
@@ -121,14 +136,14 @@ def register(
     commands: argparse._SubParsersAction[argparse.ArgumentParser],
     common: argparse.ArgumentParser,
 ) -> None:
-    parser = commands.add_parser(
+    sub = add_group(
+        commands,
+        common,
         "outbox",
-        parents=[common],
         help="inspect and repair the sync outbox; verify the evidence journal",
         description=__doc__.split("\n\n", 1)[1] if __doc__ else None,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        raw_description=True,
     )
-    sub = parser.add_subparsers(dest="outbox_command", metavar="SUBCOMMAND", required=True)
     sub.add_parser(
         "status", parents=[common], help="pending, leased, retrying and parked work"
     ).set_defaults(func=run_status)
@@ -139,13 +154,13 @@ def register(
     retry.add_argument("case", metavar="CASE", help="case number (办件编号)")
     retry.add_argument("--event", metavar="FILE", help="the repaired event (JSON) to send instead")
     retry.add_argument("--note", default="", help="operator note for the journal")
+    add_encoding_option(retry)
     retry.set_defaults(func=run_retry)
     skip = sub.add_parser("skip", parents=[common], help="never send a parked case's event")
     skip.add_argument("case", metavar="CASE", help="case number (办件编号)")
     skip.add_argument("--reason", required=True, help="why (recorded in the journal)")
     skip.set_defaults(func=run_skip)
-    journal = sub.add_parser("journal", parents=[common], help="the evidence journal")
-    jsub = journal.add_subparsers(dest="journal_command", metavar="ACTION", required=True)
+    jsub = add_group(sub, common, "journal", help="the evidence journal")
     jsub.add_parser(
         "verify", parents=[common], help="check the hash chain; exit 1 at a broken record"
     ).set_defaults(func=run_journal_verify)

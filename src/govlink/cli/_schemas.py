@@ -20,6 +20,8 @@ from typing import Any
 from pydantic import TypeAdapter
 
 from .. import domain
+from .._errors import ConfigError
+from ._args import add_group
 from ._context import CliContext
 
 __all__ = [
@@ -103,7 +105,12 @@ def export_schemas(directory: Path, *, check: bool = False) -> list[str]:
 def _run(ctx: CliContext) -> int:
     directory = Path(ctx.args.dir)
     check: bool = ctx.args.check
-    changed = export_schemas(directory, check=check)
+    if directory.exists() and not directory.is_dir():
+        raise ConfigError(f"--dir {str(directory)!r}: not a directory")
+    try:
+        changed = export_schemas(directory, check=check)
+    except OSError as exc:
+        raise ConfigError(f"--dir {str(directory)!r}: cannot be used ({exc.strerror})") from None
     total = len(PUBLIC_MODELS) + len(render_openapi_documents())
     if check:
         listing = "".join(f"\n  {directory / name}" for name in changed)
@@ -126,13 +133,13 @@ def register(
     commands: argparse._SubParsersAction[argparse.ArgumentParser],
     common: argparse.ArgumentParser,
 ) -> None:
-    parser = commands.add_parser(
+    actions = add_group(
+        commands,
+        common,
         "schemas",
-        parents=[common],
         help="JSON Schemas of the public models",
         description="Export the JSON Schemas of govlink's public models.",
     )
-    actions = parser.add_subparsers(dest="schemas_command", metavar="ACTION", required=True)
     export = actions.add_parser(
         "export",
         parents=[common],

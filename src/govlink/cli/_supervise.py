@@ -14,12 +14,10 @@ Exit 0 with the report (alert levels are findings, not failures); 1 when the fil
 from __future__ import annotations
 
 import argparse
-import json
 from collections import Counter, defaultdict
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 
 from .._clock import CHINA_TZ
@@ -43,6 +41,7 @@ from ..domain import (
     supervise,
 )
 from ._context import CliContext
+from ._input import InputFileError, JsonInput, add_encoding_option, read_holiday_files
 
 __all__ = ["SupervisionInput", "read_supervision_input", "register", "run_supervise"]
 
@@ -66,53 +65,31 @@ class SupervisionInput:
     where: dict[tuple[str, int], str] = field(default_factory=dict)  # (case, seq) → "line 7"
 
 
-def _records(text: str, origin: str) -> Iterator[tuple[str, str, object]]:
+_KINDS = {"cases": "case", "events": "event", "items": "item"}
+
+
+def _records(source: JsonInput) -> Iterator[tuple[str, str, object]]:
     """(where, kind, record) for each record of an NDJSON or JSON-document file."""
-    stripped = text.strip()
-    document: object = None
-    if stripped.startswith("{"):
-        try:
-            document = json.loads(stripped)
-        except json.JSONDecodeError:
-            document = None  # several lines of NDJSON
-    if isinstance(document, dict) and "kind" not in document:
-        unknown = set(document) - {"cases", "events", "items"}
-        if unknown:
-            name = sorted(unknown)[0]
-            raise ValidationError(
-                f"{origin}: unknown key {name!r} (expected cases, events, items)",
-                field=name,
-                rule="unknown_field",
-            )
-        for kind, key in (("item", "items"), ("case", "cases"), ("event", "events")):
-            entries = document.get(key, [])
-            if not isinstance(entries, list):
-                raise ValidationError(f"{origin}: must be a list", field=key, rule="type")
-            for index, entry in enumerate(entries):
-                yield f"{key}[{index}]", kind, entry
-        return
-    for number, line in enumerate(text.splitlines(), start=1):
-        if not line.strip():
+    for record in source.records(("cases", "events", "items"), only_containers=True):
+        where = record.where
+        if record.problem is not None:
+            raise InputFileError(source.name, where, record.problem.rule, record.problem.message)
+        if record.container is not None:
+            yield where, _KINDS[record.container], record.value
             continue
-        where = f"line {number}"
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError as exc:
+        value = record.value
+        if not isinstance(value, dict):
             raise ValidationError(
-                f"{origin} {where}: not JSON ({exc.msg})", field=where, rule="json"
-            ) from None
-        if not isinstance(record, dict):
-            raise ValidationError(
-                f"{origin} {where}: a record must be a JSON object", field=where, rule="type"
+                f"{source.name} {where}: a record must be a JSON object", field=where, rule="type"
             )
-        kind = record.pop("kind", None)
+        kind = value.pop("kind", None)
         if kind not in ("case", "event", "item"):
             raise ValidationError(
-                f"{origin} {where}: kind must be case, event or item",
+                f"{source.name} {where}: kind must be case, event or item",
                 field=f"{where}.kind",
                 rule="choice",
             )
-        yield where, str(kind), record
+        yield where, str(kind), value
 
 
 def _located(exc: ValidationError, where: str) -> ValidationError:
@@ -120,16 +97,18 @@ def _located(exc: ValidationError, where: str) -> ValidationError:
     return ValidationError(problems=problems)
 
 
-def read_supervision_input(text: str, *, origin: str = "input") -> SupervisionInput:
+def read_supervision_input(source: JsonInput) -> SupervisionInput:
     """Parse and validate a supervise file (NDJSON or a JSON document).
 
     Raises:
+        ConfigError: the file cannot be opened.
+        InputFileError: the file is not JSON/NDJSON (see :mod:`govlink.cli._input`).
         ValidationError: a record breaks a rule; the field is prefixed with where it is
             (``line 12.time``, ``events[3].hall``); rules ``duplicate_case``,
             ``unknown_case``, ``duplicate_sequence`` for references between records.
     """
     data = SupervisionInput()
-    for where, kind, record in _records(text, origin):
+    for where, kind, record in _records(source):
         try:
             if kind == "case":
                 case = parse_case(record)
@@ -187,21 +166,15 @@ def _catalog_items(ctx: CliContext, path: str | None) -> dict[str, Item]:
         ctx.note_development_default("the bundled sample catalog's time limits")
         catalog = load_sample_catalog()
     else:
-        try:
-            text = Path(path).read_text(encoding="utf-8")
-        except OSError as exc:
-            raise ConfigError(f"cannot read --catalog {path}: {exc.strerror}") from None
-        catalog = SampleCatalog.from_json(text)
+        source = JsonInput(path, encoding=ctx.args.encoding)
+        source.document()  # the one reader's checks (encoding, depth, numbers) first
+        catalog = SampleCatalog.from_json(source.text())
     return {item.implementation_code: item for item in catalog.items}
 
 
 def run_supervise(ctx: CliContext) -> int:
     args = ctx.args
-    path = Path(args.file)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ConfigError(f"cannot read {path}: {exc.strerror}") from None
+    source = JsonInput(args.file, encoding=args.encoding)
     at = _parse_at(args.at, ctx)
     options = {
         "warning_working_days": args.warning_days,
@@ -217,15 +190,15 @@ def run_supervise(ctx: CliContext) -> int:
     except ValidationError as exc:
         # Thresholds come from the command line: a bad one is a usage error (exit 2).
         raise ConfigError(f"supervision thresholds: {exc.message}") from None
-    data = read_supervision_input(text, origin=str(path))
+    data = read_supervision_input(source)
     items = dict(data.items)
     missing = {c.implementation_code for c in data.cases.values()} - set(items)
     if missing or not items:
         catalog = _catalog_items(ctx, args.catalog)
         items = {**catalog, **items}
     settings = ctx.settings
-    calendar = WorkingCalendar.from_files(
-        [*settings.holiday_files, *(args.holidays or [])],
+    calendar = WorkingCalendar(
+        read_holiday_files([*settings.holiday_files, *(args.holidays or [])], args.encoding),
         allow_weekend_fallback=settings.allow_weekend_fallback or args.weekend_fallback,
     )
 
@@ -360,6 +333,7 @@ def register(
         ),
     )
     parser.add_argument("file", metavar="FILE", help="cases and events (JSON or NDJSON)")
+    add_encoding_option(parser)
     parser.add_argument(
         "--at",
         metavar="DATETIME",

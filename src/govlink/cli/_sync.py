@@ -6,9 +6,13 @@
   saying what to fix; the entries stay pending) or a setting such as ``--batch-size`` is not
   positive.
 * ``govlink sync cases FILE`` validates case status events (JSON array, ``{"events": [...]}``,
-  or NDJSON; NDJSON lines with ``"kind": "case"`` are skipped) and enqueues the valid ones.
-  Invalid records are reported with their line (or index), field and rule; exit 1 then, but
-  everything valid is enqueued ("nothing already accepted is lost"). Exit 2 if unreadable.
+  or NDJSON; NDJSON lines with ``"kind": "case"`` are skipped; read by :mod:`._input`) and
+  enqueues the valid ones. Invalid records are reported with their line (or index), field and
+  rule; exit 1 then, but everything valid is enqueued ("nothing already accepted is lost").
+  A case whose invalid line leaves a gap in its sequence is *blocked*: its later events are
+  held in the outbox, never sent past the gap, and shown by ``govlink outbox status`` and here
+  until the fixed file is run again (the missing event then wakes the case). Exit 2 if the
+  file cannot be opened.
 * ``govlink sync catalog FILE`` (module ``_sync_catalog``): a catalog's changes.
 """
 
@@ -21,26 +25,22 @@ import logging
 import signal
 import sys
 from collections.abc import Iterator
-from pathlib import Path
+from dataclasses import dataclass, field
 from typing import Any
 
 from rich.markup import escape
 
 from .._errors import ConfigError, FieldProblem, ValidationError
-from ..domain import parse_case_event
-from ..sync import (
-    CASE_EVENT,
-    CATALOG_ITEM,
-    Dispatcher,
-    NewEntry,
-    Outbox,
-    PlatformRefused,
-    load_adapter,
-)
+from ..domain import CaseStatusEvent, parse_case_event
+from ..sync import CASE_EVENT, CATALOG_ITEM, Dispatcher, Outbox, PlatformRefused
 from ..sync.adapter import mask_text
+from ._args import add_group, positive_float, positive_int
 from ._context import CliContext
+from ._input import JsonInput, add_encoding_option
 
-__all__ = ["JsonLogFormatter", "read_event_records", "register"]
+_SHOWN = 20  # problems listed in the human output; --json lists them all
+
+__all__ = ["JsonLogFormatter", "register"]
 
 
 class JsonLogFormatter(logging.Formatter):
@@ -59,143 +59,95 @@ class JsonLogFormatter(logging.Formatter):
         return json.dumps(data, ensure_ascii=False, default=str)
 
 
-def read_event_records(path: Path) -> Iterator[tuple[str, Any]]:
-    """``(where, record)`` for each record of a JSON or NDJSON file (``where``: ``line N`` or
-    ``events[i]``).
-
-    Raises:
-        ConfigError: the file cannot be read.
-        ValidationError: a JSON file that is not an array or an ``events`` object, or an NDJSON
-            line that is not JSON (reported, the other lines still read: see the command).
-    """
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeError) as exc:
-        raise ConfigError(f"events file {str(path)!r}: cannot be read ({exc})") from None
-    stripped = text.strip()
-    if stripped.startswith("["):
-        try:
-            data = json.loads(stripped)
-        except json.JSONDecodeError as exc:
-            raise ValidationError(
-                f"not JSON: {exc.msg} at line {exc.lineno}", field="file", rule="json"
-            ) from None
-        for index, record in enumerate(data):
-            yield f"events[{index}]", record
-        return
-    if stripped.startswith("{") and "\n" not in stripped:
-        try:
-            data = json.loads(stripped)
-        except json.JSONDecodeError as exc:
-            raise ValidationError(f"not JSON: {exc.msg}", field="file", rule="json") from None
-        events = data.get("events") if isinstance(data, dict) else None
-        if isinstance(events, list):
-            for index, record in enumerate(events):
-                yield f"events[{index}]", record
-        else:
-            yield "line 1", data
-        return
-    if stripped.startswith("{"):
-        # A whole-file JSON object spread over lines ({"events": [...]}) or NDJSON.
-        try:
-            data = json.loads(stripped)
-        except json.JSONDecodeError:
-            data = None
-        if isinstance(data, dict) and isinstance(data.get("events"), list):
-            for index, record in enumerate(data["events"]):
-                yield f"events[{index}]", record
-            return
-    for number, line in enumerate(text.splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            yield f"line {number}", json.loads(line)
-        except json.JSONDecodeError as exc:
-            yield (
-                f"line {number}",
-                ValidationError(f"not JSON: {exc.msg}", field="(line)", rule="json"),
-            )
-
-
 def _outbox(ctx: CliContext) -> Outbox:
     lease = float(getattr(ctx.args, "lease", None) or 60.0)
     return Outbox(ctx.store(), clock=ctx.clock, lease_seconds=lease)
 
 
-def run_sync_cases(ctx: CliContext) -> int:
-    path = Path(ctx.args.file)
-    outbox = _outbox(ctx)
-    problems: list[FieldProblem] = []
-    skipped_cases = 0
-    invalid = 0
+@dataclass
+class _CaseFileReport:
+    """What ``sync cases`` found in a file besides the valid events."""
 
-    def valid() -> Iterator[NewEntry]:
-        nonlocal skipped_cases, invalid
-        for where, record in read_event_records(path):
-            if isinstance(record, ValidationError):
-                invalid += 1
-                problems.extend(
-                    FieldProblem(f"{where}", p.rule, p.message) for p in record.problems
-                )
-                continue
-            if isinstance(record, dict) and record.get("kind") in ("case", "item"):
-                skipped_cases += 1
-                continue
-            if isinstance(record, dict) and record.get("kind") == "event":
-                record = {k: v for k, v in record.items() if k != "kind"}
-            try:
-                event = parse_case_event(record)
-            except ValidationError as exc:
-                invalid += 1
-                problems.extend(
-                    FieldProblem(f"{where}: {p.field}", p.rule, mask_text(p.message))
-                    for p in exc.problems
-                )
-                continue
-            yield NewEntry(
-                event.hall,
-                CASE_EVENT,
-                event.case_number,
-                event.sequence,
-                event.model_dump_json(),
-                event.idempotency_key,
+    problems: list[FieldProblem] = field(default_factory=list)
+    invalid: int = 0
+    skipped_non_events: int = 0
+    #: case number -> where its first invalid line is (its later events wait for it)
+    broken_cases: dict[str, str] = field(default_factory=dict)
+
+
+def _case_events(source: JsonInput, report: _CaseFileReport) -> Iterator[CaseStatusEvent]:
+    """The valid events of a case file; every invalid record goes into ``report``."""
+    for record in source.records(("events",)):
+        where = record.where
+        if record.problem is not None:
+            report.invalid += 1
+            report.problems.append(record.problem)
+            continue
+        value = record.value
+        if isinstance(value, dict) and value.get("kind") in ("case", "item"):
+            report.skipped_non_events += 1
+            continue
+        if isinstance(value, dict) and value.get("kind") == "event":
+            value = {k: v for k, v in value.items() if k != "kind"}
+        try:
+            yield parse_case_event(value)
+        except ValidationError as exc:
+            report.invalid += 1
+            report.problems.extend(
+                FieldProblem(f"{where}: {p.field}", p.rule, mask_text(p.message))
+                for p in exc.problems
             )
+            number = value.get("case_number") if isinstance(value, dict) else None
+            if isinstance(number, str) and number:
+                report.broken_cases.setdefault(number, where)
 
-    result = outbox.enqueue(valid())
-    problems.extend(result.problems)
+
+def run_sync_cases(ctx: CliContext) -> int:
+    """Validate a case file and enqueue its valid events (see the module docstring)."""
+    source = JsonInput(ctx.args.file, encoding=ctx.args.encoding)
+    outbox = _outbox(ctx)
+    report = _CaseFileReport()
+    result = outbox.enqueue_events(_case_events(source, report))
+    problems = [*report.problems, *result.problems]
+    # A case whose invalid line left a gap: its later events are held in the outbox (shown
+    # as blocked by `govlink outbox status`) until the line is fixed and the file re-run.
+    blocked = {b.key: b for b in outbox.blocked()} if report.broken_cases else {}
+    held = {number: where for number, where in report.broken_cases.items() if number in blocked}
     data = {
-        "file": str(path),
+        "file": source.name,
         "enqueued": result.accepted,
         "duplicates": result.duplicates,
         "refused": result.stale,
-        "invalid": invalid,
-        "skipped_non_events": skipped_cases,
+        "invalid": report.invalid,
+        "skipped_non_events": report.skipped_non_events,
         "problems": [p.to_dict() for p in problems],
+        "blocked": [
+            {
+                "case_number": mask_text(number),
+                "missing_sequence": blocked[number].missing_sequence,
+                "waiting": blocked[number].waiting,
+                "invalid_at": where,
+            }
+            for number, where in sorted(held.items())
+        ],
     }
     lines = [
         f"enqueued {result.accepted} case event(s) "
-        f"({result.duplicates} already queued, {invalid + result.stale} refused)"
+        f"({result.duplicates} already queued, {report.invalid + result.stale} refused)"
     ]
-    for p in problems[:20]:
+    for p in problems[:_SHOWN]:
         lines.append(f"  {p.field}: {p.message} [{p.rule}]")
-    if len(problems) > 20:
-        lines.append(f"  ... and {len(problems) - 20} more (use --json for all)")
+    if len(problems) > _SHOWN:
+        lines.append(f"  ... and {len(problems) - _SHOWN} more (use --json for all)")
+    for number, where in sorted(held.items())[:_SHOWN]:
+        b = blocked[number]
+        lines.append(
+            f"  blocked: case {mask_text(number)} holds {b.waiting} event(s) until sequence "
+            f"{b.missing_sequence} arrives (invalid at {where}): fix it and run this again"
+        )
     lines.append("deliver with: govlink sync run --until-empty")
     ctx.emit(data, escape("\n".join(lines)))
     return 1 if problems else 0
-
-
-def _adapter(ctx: CliContext) -> Any:
-    settings = ctx.settings
-    url = getattr(ctx.args, "province", None) or settings.province_url
-    name = getattr(ctx.args, "adapter", None) or settings.adapter
-    if not url:
-        raise ConfigError(
-            "sync run needs the platform: --province URL or GOVLINK_PROVINCE_URL "
-            "(e.g. govlink mock-province serve)"
-        )
-    options = dict(getattr(settings, "adapter_options", None) or {})
-    return load_adapter(name, base_url=url, clock=ctx.clock, **options)
 
 
 def run_sync_run(ctx: CliContext) -> int:
@@ -207,7 +159,7 @@ def run_sync_run(ctx: CliContext) -> int:
         logger.addHandler(handler)
         logger.setLevel(logging.INFO)
     outbox = _outbox(ctx)
-    adapter = _adapter(ctx)
+    adapter = ctx.adapter("sync run")
     total = outbox.status().pending if ctx.interactive else 0
     progress: Any = None
     task: Any = None
@@ -267,7 +219,11 @@ def run_sync_run(ctx: CliContext) -> int:
         ctx.err.print(f"govlink: error[{exc.code}]: {exc.message}", markup=False)
         return 2
     status = outbox.status()
-    data = {"counters": counters.to_dict(), "outbox": status.to_dict()}
+    blocked = outbox.blocked()
+    data = {
+        "counters": counters.to_dict(),
+        "outbox": {**status.to_dict(), "blocked_cases": len(blocked)},
+    }
     human = (
         f"sent {counters.sent}, acknowledged {counters.acknowledged} "
         f"({counters.duplicates} duplicates), retried {counters.retried}, "
@@ -277,21 +233,26 @@ def run_sync_run(ctx: CliContext) -> int:
     )
     if status.parked:
         human += " — see: govlink outbox parked"
+    if blocked:
+        human += (
+            f"\n{len(blocked)} case(s) blocked, waiting for a missing event "
+            "— see: govlink outbox status"
+        )
     ctx.emit(data, escape(human))
-    return 1 if status.parked else 0
+    return 1 if status.parked or blocked else 0
 
 
 def register(
     commands: argparse._SubParsersAction[argparse.ArgumentParser],
     common: argparse.ArgumentParser,
 ) -> None:
-    parser = commands.add_parser(
+    sync_commands = add_group(
+        commands,
+        common,
         "sync",
-        parents=[common],
         help="deliver catalogs and case status to the provincial platform",
         description="Enqueue case events and catalogs, and run the sync dispatcher.",
     )
-    sync_commands = parser.add_subparsers(dest="sync_command", metavar="SUBCOMMAND", required=True)
 
     run = sync_commands.add_parser(
         "run",
@@ -308,13 +269,19 @@ def register(
         "--province", metavar="URL", help="platform base URL; env GOVLINK_PROVINCE_URL"
     )
     run.add_argument("--adapter", metavar="NAME", help="province adapter (entry point name)")
-    run.add_argument("--concurrency", type=int, default=4, help="requests in flight (default 4)")
     run.add_argument(
-        "--batch-size", type=int, default=None, help="entries per request (max: adapter's)"
+        "--concurrency", type=positive_int, default=4, help="requests in flight (default 4)"
     )
-    run.add_argument("--rate-limit", type=float, default=None, help="requests per second")
     run.add_argument(
-        "--lease", type=float, default=60.0, metavar="SECONDS", help="claim lease (default 60)"
+        "--batch-size", type=positive_int, default=None, help="entries per request (max: adapter's)"
+    )
+    run.add_argument("--rate-limit", type=positive_float, default=None, help="requests per second")
+    run.add_argument(
+        "--lease",
+        type=positive_float,
+        default=60.0,
+        metavar="SECONDS",
+        help="claim lease (default 60)",
     )
     run.add_argument("--log-json", action="store_true", help="structured JSON logs on stderr")
     run.set_defaults(func=run_sync_run)
@@ -328,6 +295,7 @@ def register(
     cases.add_argument(
         "file", metavar="FILE", help="events: JSON array, {events: [...]}, or NDJSON"
     )
+    add_encoding_option(cases)
     cases.set_defaults(func=run_sync_cases)
 
     # The catalog subcommand lives in its own module (catalog sync).

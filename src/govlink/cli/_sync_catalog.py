@@ -17,78 +17,47 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from rich.markup import escape
 
-from .._errors import ConfigError, FieldProblem, ValidationError
+from .._errors import FieldProblem, ValidationError
 from ..domain import Item, parse_item
-from ..sync import CatalogSync, Outbox, load_adapter
+from ..sync import CatalogSync, Outbox
+from ._args import non_negative_float
 from ._context import CliContext
+from ._input import JsonInput, add_encoding_option
 
 __all__ = ["read_catalog_file", "register"]
 
 _SHOWN = 20  # problems listed in the human output; --json lists them all
 
 
-def _records(path: Path) -> Iterator[tuple[int, Any]]:
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeError) as exc:
-        raise ConfigError(f"catalog file {str(path)!r}: cannot be read ({exc})") from None
-    stripped = text.lstrip()
-    if stripped.startswith("[") or stripped.startswith("{"):
-        try:
-            data = json.loads(text)
-        except json.JSONDecodeError as exc:
-            if stripped.startswith("{") and "\n" in stripped.strip():
-                data = None  # perhaps NDJSON whose lines are objects: read line by line
-            else:
-                raise ValidationError(
-                    f"not JSON: {exc.msg} at line {exc.lineno}", field="file", rule="json"
-                ) from None
-        if isinstance(data, list):
-            yield from enumerate(data)
-            return
-        if isinstance(data, dict):
-            if "items" not in data:
-                yield 0, data  # a single item (NDJSON of one line)
-                return
-            items = data["items"]
-            if not isinstance(items, list):
-                raise ValidationError("items must be an array", field="items", rule="type")
-            yield from enumerate(items)
-            return
-    index = 0
-    for number, line in enumerate(text.splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            yield index, json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise ValidationError(
-                f"line {number} is not JSON: {exc.msg}", field=f"line {number}", rule="json"
-            ) from None
-        index += 1
-
-
-def read_catalog_file(path: Path) -> tuple[list[Item], list[FieldProblem], set[str]]:
+def read_catalog_file(
+    path: Path, *, encoding: str | None = None
+) -> tuple[list[Item], list[FieldProblem], set[str]]:
     """Valid items, one problem per broken rule of the invalid ones, and their codes.
 
-    Problem fields are ``items[i].field``. Consistency *warnings* never reject an item.
+    Problem fields are ``items[i].field`` (``i`` counts the records of the file); an NDJSON
+    line that is not JSON is a problem of its own (``line N``). Consistency *warnings* never
+    reject an item.
 
     Raises:
-        ConfigError: the file cannot be read.
-        ValidationError: the file is not JSON/NDJSON of items at all.
+        ConfigError: the file cannot be opened.
+        InputFileError: the file is not JSON/NDJSON of items at all (see :mod:`._input`).
     """
     items: list[Item] = []
     problems: list[FieldProblem] = []
     invalid_codes: set[str] = set()
     seen: dict[str, int] = {}
-    for index, raw in _records(path):
+    index = -1
+    for record in JsonInput(path, encoding=encoding).records(("items",)):
+        if record.problem is not None:
+            problems.append(record.problem)
+            continue
+        index += 1
+        raw = record.value
         root = f"items[{index}]"
         try:
             item = parse_item(raw, root=root)
@@ -112,19 +81,6 @@ def read_catalog_file(path: Path) -> tuple[list[Item], list[FieldProblem], set[s
     return items, problems, invalid_codes
 
 
-def _adapter(ctx: CliContext) -> Any:
-    settings = ctx.settings
-    url = getattr(ctx.args, "province", None) or settings.province_url
-    name = getattr(ctx.args, "adapter", None) or settings.adapter
-    if not url:
-        raise ConfigError(
-            "--reconcile needs the platform: --province URL or GOVLINK_PROVINCE_URL "
-            "(e.g. govlink mock-province serve)"
-        )
-    options = dict(getattr(settings, "adapter_options", None) or {})
-    return load_adapter(name, base_url=url, clock=ctx.clock, **options)
-
-
 async def _reconcile(sync: CatalogSync, items: list[Item], adapter: Any) -> Any:
     try:
         return await sync.reconcile(items, adapter)
@@ -135,7 +91,7 @@ async def _reconcile(sync: CatalogSync, items: list[Item], adapter: Any) -> Any:
 def run_sync_catalog(ctx: CliContext) -> int:
     """Read FILE, enqueue what changed, optionally reconcile; print the report."""
     path = Path(ctx.args.file)
-    items, problems, invalid_codes = read_catalog_file(path)
+    items, problems, invalid_codes = read_catalog_file(path, encoding=ctx.args.encoding)
     ctx.note_development_default()
     outbox = Outbox(ctx.store(), clock=ctx.clock)
     every = ctx.args.reconcile_every
@@ -144,7 +100,7 @@ def run_sync_catalog(ctx: CliContext) -> int:
     gone = [c for c in report.gone_locally if c not in invalid_codes]
     reconciled = None
     if ctx.args.reconcile or (every is not None and sync.reconcile_due()):
-        reconciled = asyncio.run(_reconcile(sync, items, _adapter(ctx)))
+        reconciled = asyncio.run(_reconcile(sync, items, ctx.adapter("--reconcile")))
     data: dict[str, Any] = {
         "file": str(path),
         "valid": len(items),
@@ -196,6 +152,7 @@ def register(
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("file", metavar="FILE", help="catalog items: JSON array/object or NDJSON")
+    add_encoding_option(parser)
     when = parser.add_mutually_exclusive_group()
     when.add_argument(
         "--reconcile",
@@ -204,7 +161,7 @@ def register(
     )
     when.add_argument(
         "--reconcile-every",
-        type=float,
+        type=non_negative_float,
         metavar="SECONDS",
         help="reconcile only when the last reconciliation is older than SECONDS",
     )

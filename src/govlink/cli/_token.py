@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from collections.abc import Iterable
 from typing import Any
 
 from .._errors import ConfigError
@@ -20,12 +21,13 @@ from ..identity import (
     TokenExchange,
     open_city_identity,
 )
+from ._args import add_group
 from ._context import CliContext
 
 __all__ = ["register"]
 
 
-def _subject(args: argparse.Namespace) -> Subject:
+def _subject(args: argparse.Namespace, halls: Iterable[str]) -> Subject:
     if args.subject_type == "person":
         return Person(ResidentId(args.subject, field="--subject"))
     if args.subject_type == "legal":
@@ -35,10 +37,14 @@ def _subject(args: argparse.Namespace) -> Subject:
             CreditCode(args.subject, field="--subject"),
             Person(ResidentId(args.agent, field="--agent")),
         )
+    hall = args.hall or "370500"
+    known = sorted(set(halls))
+    if hall not in known:
+        raise ConfigError(f"--hall {hall!r}: not a hall of this city (one of {', '.join(known)})")
     return Staff(
         args.subject,
         department=args.department or "-",
-        hall=args.hall or "370500",
+        hall=hall,
         roles=tuple(args.role or ()),
     )
 
@@ -48,7 +54,7 @@ def _issue(ctx: CliContext) -> int:
     city = open_city_identity(ctx.settings, ctx.store(), clock=ctx.clock)
     city.issuer.alg = ctx.args.alg
     sign_in = city.issuer.sign_in(
-        _subject(ctx.args),
+        _subject(ctx.args, (client.hall_code for client in city.halls)),
         client=ctx.args.audience,
         acr=ctx.args.acr,
         scope=ctx.args.scope,
@@ -112,13 +118,13 @@ def register(
     commands: argparse._SubParsersAction[argparse.ArgumentParser],
     common: argparse.ArgumentParser,
 ) -> None:
-    parser = commands.add_parser(
+    sub = add_group(
+        commands,
+        common,
         "token",
-        parents=[common],
         help="issue, verify and exchange tokens",
         description="Tokens of the city identity provider.",
     )
-    sub = parser.add_subparsers(dest="token_command", metavar="ACTION", required=True)
     issue = sub.add_parser("issue", parents=[common], help="sign a subject in and issue tokens")
     issue.add_argument("--audience", required=True, help="hall region code or client id")
     issue.add_argument("--subject", required=True, help="ID number, credit code or staff id")

@@ -50,6 +50,7 @@ from ._policy import FairShare
 
 __all__ = [
     "SYNC_SCHEMA",
+    "BlockedCase",
     "Claim",
     "EnqueueResult",
     "LaneFailure",
@@ -264,6 +265,30 @@ class ParkedCase:
 
 
 @dataclass(frozen=True, slots=True)
+class BlockedCase:
+    """A lane with a gap (缺号): ``missing_sequence`` is not queued, ``waiting`` later entries
+    are. They are held, never sent past the gap, until the missing sequence is enqueued (the
+    lane then goes on by itself). Happens when an event of a case was refused at enqueue (an
+    invalid line of a file) while later ones were accepted.
+    """
+
+    hall: str
+    kind: str
+    key: str
+    missing_sequence: int
+    waiting: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "hall": self.hall,
+            "kind": self.kind,
+            "key": self.key,
+            "missing_sequence": self.missing_sequence,
+            "waiting": self.waiting,
+        }
+
+
+@dataclass(frozen=True, slots=True)
 class OutboxStatus:
     """Counts for ``govlink outbox status`` (entries and lanes, per hall)."""
 
@@ -438,7 +463,10 @@ class Outbox:
         for lane, lane_id in new_lanes.items():
             known[lane] = [lane_id, 0]
         for lane, (lane_id, _) in found.items():
-            known.setdefault(lane, [lane_id, 0])
+            # A lane that existed before this call may hold any sequence already: every later
+            # entry of it is looked up (MAX_SEQUENCE), or a duplicate past the first chunk
+            # would be counted as accepted.
+            known.setdefault(lane, [lane_id, MAX_SEQUENCE])
         rows: list[tuple[int, str | None, str, float]] = []
         span: dict[int, list[int]] = {}
         problems: list[FieldProblem] = []
@@ -824,6 +852,37 @@ class Outbox:
             oldest_pending_age=None if oldest is None else max(0.0, now - float(oldest)),
             by_hall=by_hall,
         )
+
+    def blocked(self) -> list[BlockedCase]:
+        """Lanes with a gap among their undelivered entries (see :class:`BlockedCase`)."""
+        with self.store.transaction(write=False) as conn:
+            # One pass over the entries, each joined to its lane by key (as status() does):
+            # a lane has a gap when its undelivered sequences are fewer than their span.
+            lanes = conn.fetchall(
+                "SELECT l.lane_id, l.hall, l.kind, l.key, l.head_seq FROM sync_entry e "  # noqa: S608 - constant text
+                f"JOIN sync_lane l ON l.lane_id = e.id / {SEQ_SPAN} "
+                f"WHERE e.id % {SEQ_SPAN} >= l.head_seq AND l.parked = 0 "
+                "GROUP BY l.lane_id, l.hall, l.kind, l.key, l.head_seq "
+                f"HAVING MAX(e.id % {SEQ_SPAN}) - l.head_seq + 1 > COUNT(*) "
+                "ORDER BY l.lane_id"
+            )
+            found = []
+            for lane_id, hall, kind, key, head in lanes:
+                base = int(lane_id) * SEQ_SPAN
+                seqs = [
+                    int(r[0]) - base
+                    for r in conn.fetchall(
+                        "SELECT id FROM sync_entry WHERE id >= ? AND id < ? ORDER BY id",
+                        (base + int(head), base + SEQ_SPAN),
+                    )
+                ]
+                missing = next(
+                    (int(head) + i for i, seq in enumerate(seqs) if seq != int(head) + i),
+                    int(head) + len(seqs),
+                )
+                waiting = sum(1 for seq in seqs if seq > missing)
+                found.append(BlockedCase(str(hall), str(kind), str(key), missing, waiting))
+        return found
 
     def parked(self) -> list[ParkedCase]:
         """Every parked lane with its refused head entry, oldest first."""
