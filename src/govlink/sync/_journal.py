@@ -73,10 +73,24 @@ def append_journal(conn: Connection, at: float, records: Iterable[JournalRecord]
     """Append ``records`` inside the caller's write transaction; returns their numbers.
 
     The head row is read with a row lock on PostgreSQL (``FOR UPDATE``), which serialises
-    appends across workers; SQLite's write transaction already does.
+    appends across workers; SQLite's write transaction already does. The head row exists from
+    the schema's second migration on (seeded at record 0), so the very first append locks it
+    too.
     """
     lock = " FOR UPDATE" if conn.dialect == "postgresql" else ""
-    row = conn.fetchone(f"SELECT n, hash FROM sync_journal_head WHERE id = 1{lock}")  # noqa: S608 - constant text
+    head = f"SELECT n, hash FROM sync_journal_head WHERE id = 1{lock}"  # noqa: S608 - constant text
+    row = conn.fetchone(head)
+    if row is None and conn.dialect == "postgresql":
+        # No head row to lock yet (a store migrated before the head was seeded): create it
+        # first. A concurrent appender's uncommitted insert makes this one wait, then do
+        # nothing; the re-read then locks the committed row. Two workers can therefore never
+        # both write record 1.
+        conn.execute(
+            "INSERT INTO sync_journal_head (id, n, hash) SELECT 1, 0, ? "
+            "WHERE NOT EXISTS (SELECT 1 FROM sync_journal) ON CONFLICT (id) DO NOTHING",
+            (GENESIS,),
+        )
+        row = conn.fetchone(head)
     n, prev = (int(row[0]), str(row[1])) if row is not None else (0, GENESIS)
     numbers: list[int] = []
     rows: list[tuple[Any, ...]] = []

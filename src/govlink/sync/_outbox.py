@@ -41,7 +41,7 @@ from typing import Any, NamedTuple
 
 from .._clock import Clock, system_clock
 from .._errors import FieldProblem, ValidationError
-from ..store import Connection, Migration, Schema, Store
+from ..store import WAKE_CHANNEL, Connection, Migration, Schema, Store
 from ._adapter import CASE_EVENT, Delivery
 from ._errors import NotParked
 from ._journal import JournalRecord, append_journal
@@ -114,8 +114,41 @@ _POSTGRES_V1 = (
     + "CREATE SEQUENCE sync_lane_ids;\n"
 )
 
+# Version 2: the journal head row exists from the start (record 0, the genesis hash), so the
+# first append locks a row like every other append (two workers on a fresh PostgreSQL store
+# both wrote record 1 before); retention bookkeeping (entries below ``purged_below`` were
+# archived and purged; the journal anchor is the last archived record, verification starts
+# after it); an index for the lanes a purge still has to visit.
+_V2 = """
+INSERT INTO sync_journal_head (id, n, hash)
+SELECT 1, 0, '0000000000000000000000000000000000000000000000000000000000000000'
+WHERE NOT EXISTS (SELECT 1 FROM sync_journal)
+ON CONFLICT (id) DO NOTHING;
+ALTER TABLE sync_lane ADD COLUMN purged_below INTEGER NOT NULL DEFAULT 1;
+CREATE INDEX sync_lane_purge ON sync_lane (last_ack_at) WHERE purged_below < head_seq;
+CREATE TABLE sync_journal_anchor (
+    id   INTEGER PRIMARY KEY CHECK (id = 1),
+    n    INTEGER NOT NULL,
+    hash TEXT NOT NULL,
+    at   REAL NOT NULL
+);
+INSERT INTO sync_journal_anchor (id, n, hash, at)
+VALUES (1, 0, '0000000000000000000000000000000000000000000000000000000000000000', 0);
+"""
+
 #: The sync component's tables (register with ``store.migrate(SYNC_SCHEMA)``).
-SYNC_SCHEMA = Schema("sync", (Migration(1, "outbox, lanes, journal", _SQLITE_V1, _POSTGRES_V1),))
+SYNC_SCHEMA = Schema(
+    "sync",
+    (
+        Migration(1, "outbox, lanes, journal", _SQLITE_V1, _POSTGRES_V1),
+        Migration(
+            2,
+            "journal head seeded, retention",
+            _V2,
+            _V2.replace("REAL", "DOUBLE PRECISION"),
+        ),
+    ),
+)
 
 #: An entry's id is ``lane_id * SEQ_SPAN + sequence``: one integer key, and a lane's head entry
 #: is found by arithmetic instead of a second index.
@@ -335,8 +368,6 @@ class Outbox:
         self.clock = clock
         self.lease_seconds = lease_seconds
         self.retention_seconds = retention_seconds
-        self._halls: list[str] | None = None
-        self._halls_at = -1e18
         if migrate:
             store.migrate(SYNC_SCHEMA)
 
@@ -498,12 +529,15 @@ class Outbox:
                 _WAKE_LANE, [(now, lane_id, lo, hi) for lane_id, (lo, hi) in span.items()]
             )
             halls = {e[0] for _, e in named}
-            if not self._halls or not halls.issubset(self._halls):
-                conn.executemany(
-                    "INSERT INTO sync_hall (hall) VALUES (?) ON CONFLICT (hall) DO NOTHING",
-                    [(h,) for h in sorted(halls)],
-                )
-                self._halls = None
+            # Every time (not cached): a cache would survive a rolled-back enqueue and leave a
+            # hall unregistered; an existing hall costs one index probe and writes nothing.
+            conn.executemany(
+                "INSERT INTO sync_hall (hall) VALUES (?) ON CONFLICT (hall) DO NOTHING",
+                [(h,) for h in sorted(halls)],
+            )
+            # Wake idle workers on commit (PostgreSQL NOTIFY is delivered only if the
+            # transaction commits; SQLite's watchers see the commit itself).
+            conn.notify(WAKE_CHANNEL)
         return EnqueueResult(len(rows), duplicates, stale, tuple(problems))
 
     @staticmethod
@@ -537,14 +571,11 @@ class Outbox:
 
     # --- claims -------------------------------------------------------------------------
 
-    def _ready_halls(self, conn: Connection) -> list[str]:
-        now = self.clock.monotonic()
-        if self._halls is None or now - self._halls_at > 5.0:
-            self._halls = [
-                str(r[0]) for r in conn.fetchall("SELECT hall FROM sync_hall ORDER BY hall")
-            ]
-            self._halls_at = now
-        return self._halls
+    @staticmethod
+    def _ready_halls(conn: Connection) -> list[str]:
+        # Read afresh at every claim (a small table): a hall whose first event another process
+        # just committed is served at once, not after a cache refresh.
+        return [str(r[0]) for r in conn.fetchall("SELECT hall FROM sync_hall ORDER BY hall")]
 
     def hall_weights(self) -> dict[str, float]:
         """Fair-share weights per hall (set with :meth:`set_hall_weight`)."""
