@@ -67,7 +67,7 @@ def test_two_appenders_on_a_fresh_postgresql_store_never_both_write_record_1(
         try:
             with any_store.transaction() as conn:
                 numbers.extend(append_journal(conn, 2.0, [_record("b")]))
-        except BaseException as exc:  # noqa: BLE001 - reported by the assertion below
+        except BaseException as exc:
             errors.append(exc)
 
     with any_store.transaction() as conn:
@@ -111,9 +111,7 @@ def test_a_failing_worker_gives_back_what_it_claimed(any_store: Store) -> None:
     # Nothing is left leased: whatever was claimed and not settled is due again now, so the
     # next worker takes it at once instead of after the 60 s lease.
     with any_store.transaction(write=False) as conn:
-        leased = conn.scalar(
-            "SELECT COUNT(*) FROM sync_lane WHERE ready_at > ?", (clock.time(),)
-        )
+        leased = conn.scalar("SELECT COUNT(*) FROM sync_lane WHERE ready_at > ?", (clock.time(),))
     assert leased == 0
     assert outbox.status().pending > 0
     healthy = Dispatcher(outbox, reference_adapter(province, clock), clock=clock)
@@ -138,7 +136,7 @@ def test_two_dispatchers_on_a_fresh_postgresql_store_deliver_once(pg_store: Stor
         )
         try:
             asyncio.run(dispatcher.run(until_empty=True))
-        except BaseException as exc:  # noqa: BLE001 - reported by the assertion below
+        except BaseException as exc:
             failures.append(exc)
 
     threads = [threading.Thread(target=worker) for _ in range(2)]
