@@ -74,7 +74,9 @@ def _free_port() -> int:
 
 
 @contextmanager
-def mock_process(faults: str | None = None, *, quota: bool = True) -> Iterator[str]:
+def mock_process(
+    faults: str | None = None, *, quota: bool = True, capture_bodies: bool = False
+) -> Iterator[str]:
     """The mock province served by ``govlink mock-province serve`` in its own process."""
     port = _free_port()
     cmd = [sys.executable, "-m", "govlink", "mock-province", "serve", "--port", str(port)]
@@ -83,6 +85,8 @@ def mock_process(faults: str | None = None, *, quota: bool = True) -> Iterator[s
         cmd += ["--faults", faults, "--seed", "1"]
     if not quota:
         cmd.append("--no-rate-limit")
+    if capture_bodies:
+        cmd.append("--capture-bodies")
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # noqa: S603 - fixed arguments
     url = f"http://127.0.0.1:{port}"
     try:

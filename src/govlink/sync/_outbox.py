@@ -572,10 +572,20 @@ class Outbox:
     # --- claims -------------------------------------------------------------------------
 
     @staticmethod
-    def _ready_halls(conn: Connection) -> list[str]:
-        # Read afresh at every claim (a small table): a hall whose first event another process
-        # just committed is served at once, not after a cache refresh.
-        return [str(r[0]) for r in conn.fetchall("SELECT hall FROM sync_hall ORDER BY hall")]
+    def _ready_halls(conn: Connection, kind: str, now: float) -> list[str]:
+        """Halls with a lane of ``kind`` due now: one round trip, one index probe per hall.
+
+        Read afresh at every claim (no cache): a hall whose first event another process just
+        committed is served at once. Only these halls share the batch (fair share over halls
+        with work, and no query for a hall without)."""
+        return [
+            str(r[0])
+            for r in conn.fetchall(
+                "SELECT h.hall FROM sync_hall h WHERE EXISTS (SELECT 1 FROM sync_lane l "
+                "WHERE l.kind = ? AND l.hall = h.hall AND l.ready_at <= ?) ORDER BY h.hall",
+                (kind, now),
+            )
+        ]
 
     def hall_weights(self) -> dict[str, float]:
         """Fair-share weights per hall (set with :meth:`set_hall_weight`)."""
@@ -617,7 +627,7 @@ class Outbox:
         now = self.clock.time()
         until = now + self.lease_seconds
         token = secrets.token_hex(8)
-        halls = self._ready_halls(conn)
+        halls = self._ready_halls(conn, kind, now)
         quotas = fair.split(halls, limit) if fair is not None else dict.fromkeys(halls, limit)
         lock = " FOR UPDATE OF l SKIP LOCKED" if conn.dialect == "postgresql" else ""
         sql = (
@@ -796,27 +806,18 @@ class Outbox:
         future due time (a lease expiry or a scheduled retry), ``None`` when nothing is
         scheduled."""
         now = self.clock.time()
-        due = False
-        wake: float | None = None
         with self.store.transaction(write=False) as conn:
-            for hall in self._ready_halls(conn):
-                first = conn.scalar(
-                    "SELECT MIN(ready_at) FROM sync_lane "
-                    "WHERE kind = ? AND hall = ? AND ready_at IS NOT NULL",
-                    (kind, hall),
-                )
-                if first is None:
-                    continue
-                if float(first) <= now:
-                    due = True
-                nxt = conn.scalar(
-                    "SELECT MIN(ready_at) FROM sync_lane WHERE kind = ? AND hall = ? "
-                    "AND ready_at > ?",
-                    (kind, hall, now),
-                )
-                if nxt is not None:
-                    wake = float(nxt) if wake is None else min(wake, float(nxt))
-        return due, wake
+            # One round trip; each MIN is one probe of the (kind, hall, ready_at) index.
+            first, nxt = conn.fetchone(
+                "SELECT MIN(d.first), MIN(d.nxt) FROM (SELECT "
+                "(SELECT MIN(l.ready_at) FROM sync_lane l WHERE l.kind = ? AND l.hall = h.hall "
+                "AND l.ready_at IS NOT NULL) AS first, "
+                "(SELECT MIN(l.ready_at) FROM sync_lane l WHERE l.kind = ? AND l.hall = h.hall "
+                "AND l.ready_at > ?) AS nxt FROM sync_hall h) d",
+                (kind, kind, now),
+            )
+        due = first is not None and float(first) <= now
+        return due, None if nxt is None else float(nxt)
 
     def status(self) -> OutboxStatus:
         """Counts of pending, leased, retrying and parked work, and the lag."""
