@@ -57,7 +57,9 @@ from ._outbox import (
     Outbox,
     OutboxStatus,
     ParkedCase,
+    RetentionReport,
     lane_name,
+    read_archive,
 )
 from ._policy import (
     BreakerState,
@@ -107,6 +109,7 @@ __all__ = [
     "ProvinceAdapter",
     "RateLimiter",
     "ReconcileReport",
+    "RetentionReport",
     "RetryBudget",
     "RetryPolicy",
     "SyncCounters",
@@ -122,5 +125,6 @@ __all__ = [
     "load_adapter",
     "mask_text",
     "parse_retry_after",
+    "read_archive",
     "verify_journal",
 ]
