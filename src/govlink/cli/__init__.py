@@ -31,6 +31,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "mock",
     "sync",
     "outbox",
+    "store",
 )
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2

@@ -163,6 +163,10 @@ class PostgresStore(Store):
         self._pool.open(wait=False)
         try:
             with self.transaction() as conn:
+                # Under the migration lock: two processes creating the table at once would
+                # otherwise collide in PostgreSQL's catalog (CREATE ... IF NOT EXISTS is not
+                # atomic against a concurrent create).
+                self._lock_migrations(conn)
                 conn.execute(_BOOKKEEPING)
         except BaseException:
             self._pool.close()
