@@ -52,7 +52,9 @@ class PrivatePostgres:
         self.port = _free_port()
         self.pg_ctl = pg_ctl
         self.url = f"postgresql://postgres@127.0.0.1:{self.port}/postgres"
-        self._as_postgres([initdb, "-D", str(self.data), "-U", "postgres", "-A", "trust", "--no-sync"])
+        self._as_postgres(
+            [initdb, "-D", str(self.data), "-U", "postgres", "-A", "trust", "--no-sync"]
+        )
 
     def _as_postgres(self, cmd: list[str]) -> None:
         if os.geteuid() == 0:

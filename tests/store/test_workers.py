@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
+from pathlib import Path
 from typing import Any
 
 import psycopg
@@ -24,6 +25,7 @@ from govlink.sync import (
     JournalRecord,
     Outbox,
     WireRequest,
+    read_archive,
     verify_journal,
 )
 from govlink.sync._journal import append_journal
@@ -178,3 +180,37 @@ def test_a_rolled_back_enqueue_wakes_no_postgresql_listener(pg_store: Store) -> 
         assert outbox.claim(CASE_EVENT, 10).deliveries == ()
     finally:
         listener.close()
+
+
+def test_the_worker_archives_and_purges_on_a_schedule(any_store: Store, tmp_path: Path) -> None:
+    clock = VirtualClock()
+    outbox = Outbox(any_store, clock=clock, retention_seconds=3600)
+    province = MockProvince(clock=clock)
+    events = sample_events(40)
+    outbox.enqueue(as_entries(events))
+    first = Dispatcher(outbox, reference_adapter(province, clock), clock=clock)
+    asyncio.run(first.run(until_empty=True))
+    delivered = outbox.status().acknowledged_retained
+    clock.advance(7200)  # everything delivered is now older than the retention period
+    archive = tmp_path / "archive"
+    dispatcher = Dispatcher(
+        outbox, reference_adapter(province, clock), clock=clock, retain_every=600,
+        archive_dir=archive,
+    )  # fmt: skip
+
+    async def until_purged() -> None:
+        task = asyncio.create_task(dispatcher.run())
+        for _ in range(100_000):
+            if dispatcher.counters.purged or task.done():
+                break
+            await asyncio.sleep(0.001)
+        dispatcher.stop()
+        await task
+
+    asyncio.run(until_purged())
+    assert dispatcher.counters.purged == delivered == len(events)
+    assert outbox.status().acknowledged_retained == 0
+    archived = [line for path in archive.iterdir() for line in read_archive(path)]
+    assert sum(1 for line in archived if line["kind"] == "entry") == len(events)
+    journal = [line for line in archived if line["kind"] == "journal"]
+    verify_journal(any_store, archived=journal)

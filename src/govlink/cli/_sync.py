@@ -27,6 +27,7 @@ from .._errors import ConfigError, FieldProblem, ValidationError
 from ..domain import parse_case_event
 from ..sync import CASE_EVENT, CATALOG_ITEM, Dispatcher, NewEntry, Outbox, load_adapter, mask_text
 from ._context import CliContext
+from ._store import parse_duration
 
 __all__ = ["JsonLogFormatter", "read_event_records", "register"]
 
@@ -107,7 +108,8 @@ def read_event_records(path: Path) -> Iterator[tuple[str, Any]]:
 
 def _outbox(ctx: CliContext) -> Outbox:
     lease = float(getattr(ctx.args, "lease", None) or 60.0)
-    return Outbox(ctx.store(), clock=ctx.clock, lease_seconds=lease)
+    retention = getattr(ctx.args, "retention", None) or 90 * 86400.0
+    return Outbox(ctx.store(), clock=ctx.clock, lease_seconds=lease, retention_seconds=retention)
 
 
 def run_sync_cases(ctx: CliContext) -> int:
@@ -224,6 +226,8 @@ def run_sync_run(ctx: CliContext) -> int:
         batch_size=args.batch_size,
         rate_limit=args.rate_limit,
         on_progress=advance,
+        retain_every=args.retain_every,
+        archive_dir=Path(args.archive_dir) if args.archive_dir else None,
     )
 
     async def main() -> Any:
@@ -291,6 +295,21 @@ def register(
         "--lease", type=float, default=60.0, metavar="SECONDS", help="claim lease (default 60)"
     )
     run.add_argument("--log-json", action="store_true", help="structured JSON logs on stderr")
+    run.add_argument(
+        "--retain-every",
+        type=parse_duration,
+        default=None,
+        metavar="DURATION",
+        help="archive/purge old acknowledged entries this often (default: never)",
+    )
+    run.add_argument(
+        "--retention",
+        type=parse_duration,
+        default=None,
+        metavar="DURATION",
+        help="keep acknowledged entries this long (default 90d)",
+    )
+    run.add_argument("--archive-dir", metavar="DIR", help="archive into DIR before purging")
     run.set_defaults(func=run_sync_run)
 
     cases = sync_commands.add_parser(

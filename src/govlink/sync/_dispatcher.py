@@ -28,6 +28,7 @@ import threading
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, TypeVar, cast
 
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_after_attempt
@@ -66,6 +67,7 @@ class SyncCounters:
     token_refreshes: int = 0
     breaker_opened: int = 0
     probes: int = 0
+    purged: int = 0
     by_endpoint: dict[str, int] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
@@ -83,6 +85,7 @@ class SyncCounters:
             "token_refreshes": self.token_refreshes,
             "breaker_opened": self.breaker_opened,
             "probes": self.probes,
+            "purged": self.purged,
         }
 
 
@@ -104,7 +107,9 @@ class Dispatcher:
     ``data_version``) instead of waiting for the next ``poll_interval``. ``linger``: seconds a
     woken worker waits before claiming, to gather a burst into one batch (0: a lone event goes
     at once). ``store_outage_seconds``: how long workers keep retrying an unreachable store
-    (a PostgreSQL restart) before :meth:`run` raises its error.
+    (a PostgreSQL restart) before :meth:`run` raises its error. ``retain_every``: seconds
+    between retention runs (:meth:`Outbox.retain`, archiving into ``archive_dir`` when given),
+    the first one ``retain_every`` after the start; ``None``: never.
 
     :meth:`run` raises only :class:`govlink.StoreError` (the store failed) and programmer
     errors; platform failures are retried or parked, never raised.
@@ -130,6 +135,8 @@ class Dispatcher:
         wake: bool = True,
         linger: float = 0.0,
         store_outage_seconds: float = 300.0,
+        retain_every: float | None = None,
+        archive_dir: Path | None = None,
     ) -> None:
         if concurrency < 1:
             raise ValueError("concurrency must be >= 1")
@@ -148,6 +155,8 @@ class Dispatcher:
         self.wake = wake
         self.linger = linger
         self.store_outage_seconds = store_outage_seconds
+        self.retain_every = retain_every
+        self.archive_dir = archive_dir
         self.on_progress = on_progress
         self.counters = SyncCounters()
         self._make_breaker = breaker or (lambda c: CircuitBreaker(c, rng=self.rng))
@@ -213,6 +222,11 @@ class Dispatcher:
             for kind in self.kinds
             for i in range(self.concurrency)
         ]
+        retention = (
+            asyncio.create_task(self._retention(self.retain_every), name="sync-retention")
+            if self.retain_every
+            else None
+        )
         try:
             try:
                 await asyncio.wait(workers, return_when=asyncio.FIRST_EXCEPTION)
@@ -223,11 +237,33 @@ class Dispatcher:
                 if not task.cancelled() and task.exception() is not None:
                     raise cast(BaseException, task.exception())
         finally:
+            if retention is not None:
+                retention.cancel()
+                await asyncio.gather(retention, return_exceptions=True)
             if watcher is not None:
                 await loop.run_in_executor(None, watcher)
             self._db.shutdown(wait=True)
         log.info("sync run finished", extra={"govlink": self.counters.to_dict()})
         return self.counters
+
+    async def _retention(self, every: float) -> None:
+        """Archive and purge on a schedule, off the store thread (claims go on meanwhile);
+        a failed run is logged and tried again at the next turn."""
+        loop = asyncio.get_running_loop()
+        while not self._stopping.is_set():
+            await self._pause(every)
+            if self._stopping.is_set():
+                return
+            try:
+                report = await loop.run_in_executor(None, self.outbox.retain, self.archive_dir)
+            except (StoreError, OSError) as exc:
+                log.warning(
+                    "retention run failed; trying again later",
+                    extra={"govlink": {"error": mask_text(str(exc))[:300]}},
+                )
+                continue
+            self.counters.purged += report.entries
+            log.info("retention run", extra={"govlink": report.to_dict()})
 
     def _start_watcher(self, loop: asyncio.AbstractEventLoop) -> Callable[[], None]:
         """A thread that turns the store's change signal (PostgreSQL NOTIFY, SQLite
