@@ -27,6 +27,8 @@ pending or parked entry, and the evidence journal must verify.
     .venv/bin/python bench/bench_sync.py                 # the full run (650,000 events)
     .venv/bin/python bench/bench_sync.py --quick         # 40,000 events, a quick look
     .venv/bin/python bench/bench_sync.py --events 200000
+    .venv/bin/python bench/bench_sync.py --store postgresql://postgres@127.0.0.1/postgres \\
+        --workers 1,2,4 --events 650000           # many workers on PostgreSQL (bench_scale.py)
 """
 
 from __future__ import annotations
@@ -79,6 +81,15 @@ def mock_process(
     faults: str | None = None, *, quota: bool = True, capture_bodies: bool = False
 ) -> Iterator[str]:
     """The mock province served by ``govlink mock-province serve`` in its own process."""
+    with mock_process_with_pid(faults, quota=quota, capture_bodies=capture_bodies) as (url, _):
+        yield url
+
+
+@contextmanager
+def mock_process_with_pid(
+    faults: str | None = None, *, quota: bool = True, capture_bodies: bool = False
+) -> Iterator[tuple[str, int]]:
+    """:func:`mock_process`, also giving the server's process id (for its CPU time)."""
     port = _free_port()
     cmd = [sys.executable, "-m", "govlink", "mock-province", "serve", "--port", str(port)]
     cmd += ["--adapter", "reference"]
@@ -100,7 +111,7 @@ def mock_process(
                 if time.monotonic() > deadline or proc.poll() is not None:
                     raise RuntimeError("the mock province did not start") from None
                 time.sleep(0.1)
-        yield url
+        yield url, proc.pid
     finally:
         proc.terminate()
         proc.wait(timeout=10)
@@ -344,6 +355,10 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=650_000)
     parser.add_argument("--quick", action="store_true", help="40,000 events, smaller samples")
     parser.add_argument("--naive-events", type=int, default=5_000)
+    parser.add_argument(
+        "--store", metavar="URL", help="postgresql://... : the scale-out run (see bench_scale.py)"
+    )
+    parser.add_argument("--workers", default="1,2,4", help="worker counts for --store")
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--enqueue-only", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--workdir", type=Path, help=argparse.SUPPRESS)
@@ -353,6 +368,11 @@ def main() -> None:
         return
     if args.enqueue_only:
         enqueue_year(args.workdir, args.events)
+        return
+    if args.store:
+        from bench_scale import scale
+
+        scale(args.store, [int(w) for w in args.workers.split(",")], args.events)
         return
     events = 40_000 if args.quick else args.events
     naive_n = 1_000 if args.quick else args.naive_events
