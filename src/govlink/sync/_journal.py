@@ -189,9 +189,12 @@ def verify_archived_journal(
 
 
 def verify_journal(
-    store: Store, *, page: int = 5000, archived: Iterable[Mapping[str, Any]] | None = None
+    store: Store, *, page: int = 256, archived: Iterable[Mapping[str, Any]] | None = None
 ) -> JournalReport:
     """Walk the whole chain and check every record, number and link, and the head row.
+
+    Records are read ``page`` at a time: a batch's ``send`` record carries every key of the
+    batch (tens of kilobytes), so a large page held the whole journal of a year in memory.
 
     Records archived and purged by retention are no longer in the store: the chain is checked
     from the anchor (the last purged record's number and hash, kept in the store). Pass
