@@ -214,3 +214,33 @@ def test_the_worker_archives_and_purges_on_a_schedule(any_store: Store, tmp_path
     assert sum(1 for line in archived if line["kind"] == "entry") == len(events)
     journal = [line for line in archived if line["kind"] == "journal"]
     verify_journal(any_store, archived=journal)
+
+
+def test_an_idle_worker_wakes_when_another_process_commits_work(any_store: Store) -> None:
+    # The poll is a minute: only the store's change signal can wake the worker in time. The
+    # second event comes from a hall the worker has never seen (no hall cache to wait for).
+    outbox = Outbox(any_store)
+    province = MockProvince()
+    events = [e for e in sample_events(60) if e["sequence"] == 1]
+    first = next(e for e in events if e["hall"] == events[0]["hall"])
+    other = next(e for e in events if e["hall"] != first["hall"])
+    dispatcher = Dispatcher(outbox, reference_adapter(province, outbox.clock), poll_interval=60)
+    applied: list[int] = []
+
+    async def scenario() -> None:
+        task = asyncio.create_task(dispatcher.run())
+        for event in (first, other):
+            await asyncio.sleep(0.2)  # the worker has gone idle
+            before = len(province.core.applied_event_log())
+            # Committed on another thread's connection, as a hall's process would.
+            await asyncio.to_thread(outbox.enqueue, as_entries([event]))
+            for _ in range(3000):  # up to ~30 s, far below the 60 s poll
+                if len(province.core.applied_event_log()) > before:
+                    break
+                await asyncio.sleep(0.01)
+            applied.append(len(province.core.applied_event_log()))
+        dispatcher.stop()
+        await task
+
+    asyncio.run(scenario())
+    assert applied == [1, 2]
