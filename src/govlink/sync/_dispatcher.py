@@ -425,9 +425,11 @@ class Dispatcher:
                 now = self.clock.time()
                 if until_empty and not due and wake is None and self._in_flight == 0:
                     return
-                if due:
-                    continue  # became due between the claim and this look
+                # Due now but not claimed (held by another worker's claim in progress, or it
+                # became due after the claim): look again very soon, without spinning.
                 delay = self.poll_interval if wake is None else min(self.poll_interval, wake - now)
+                if due:
+                    delay = min(delay, 0.005)
                 await self._idle(max(delay, 0.001), arrived)
                 if arrived.is_set() and self.linger > 0:
                     # Woken by new work: let a burst gather into one batch (configurable).
