@@ -17,7 +17,8 @@ Measured in one run on this machine, against baselines measured in the same run:
                 the rate is extrapolated to the volume.
 * ``ceiling``   the served mock's own ingest rate: pre-encoded batches of the adapter's size
                 posted by 4 concurrent clients (no outbox, no journal, nothing to wait for).
-* ``memory``    peak RSS of the delivering process at 2-3 volumes (each in a fresh process).
+* ``memory``    peak RSS of the delivering process at 3 volumes, each delivered in a fresh
+                process after the enqueue ran in another one, and its RSS over the run.
 
 Correctness is checked, not assumed: after each delivery the platform's state must hold exactly
 N applied events (it refuses repeats, gaps and out-of-order sequences itself), the outbox no
@@ -26,6 +27,8 @@ pending or parked entry, and the evidence journal must verify.
     .venv/bin/python bench/bench_sync.py                 # the full run (650,000 events)
     .venv/bin/python bench/bench_sync.py --quick         # 40,000 events, a quick look
     .venv/bin/python bench/bench_sync.py --events 200000
+    .venv/bin/python bench/bench_sync.py --store postgresql://postgres@127.0.0.1/postgres \\
+        --workers 1,2,4 --events 650000           # many workers on PostgreSQL (bench_scale.py)
 """
 
 from __future__ import annotations
@@ -74,8 +77,19 @@ def _free_port() -> int:
 
 
 @contextmanager
-def mock_process(faults: str | None = None, *, quota: bool = True) -> Iterator[str]:
+def mock_process(
+    faults: str | None = None, *, quota: bool = True, capture_bodies: bool = False
+) -> Iterator[str]:
     """The mock province served by ``govlink mock-province serve`` in its own process."""
+    with mock_process_with_pid(faults, quota=quota, capture_bodies=capture_bodies) as (url, _):
+        yield url
+
+
+@contextmanager
+def mock_process_with_pid(
+    faults: str | None = None, *, quota: bool = True, capture_bodies: bool = False
+) -> Iterator[tuple[str, int]]:
+    """:func:`mock_process`, also giving the server's process id (for its CPU time)."""
     port = _free_port()
     cmd = [sys.executable, "-m", "govlink", "mock-province", "serve", "--port", str(port)]
     cmd += ["--adapter", "reference"]
@@ -83,6 +97,8 @@ def mock_process(faults: str | None = None, *, quota: bool = True) -> Iterator[s
         cmd += ["--faults", faults, "--seed", "1"]
     if not quota:
         cmd.append("--no-rate-limit")
+    if capture_bodies:
+        cmd.append("--capture-bodies")
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # noqa: S603 - fixed arguments
     url = f"http://127.0.0.1:{port}"
     try:
@@ -95,7 +111,7 @@ def mock_process(faults: str | None = None, *, quota: bool = True) -> Iterator[s
                 if time.monotonic() > deadline or proc.poll() is not None:
                     raise RuntimeError("the mock province did not start") from None
                 time.sleep(0.1)
-        yield url
+        yield url, proc.pid
     finally:
         proc.terminate()
         proc.wait(timeout=10)
@@ -276,13 +292,51 @@ def ceiling_rate(url: str, count: int, clients: int = 4) -> float:
     return total / elapsed
 
 
+class RssSampler:
+    """Resident memory of this process, sampled every 0.2 s from ``/proc/self/statm``."""
+
+    def __init__(self) -> None:
+        self.samples: list[float] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    @staticmethod
+    def rss_mb() -> float:
+        with open("/proc/self/statm") as f:
+            return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self.samples.append(self.rss_mb())
+            self._stop.wait(0.2)
+
+    def __enter__(self) -> RssSampler:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def quartiles(self) -> list[float]:
+        """RSS at 25, 50, 75 and 100 % of the run (flat memory: these stay close)."""
+        s = self.samples or [0.0]
+        return [round(s[min(len(s) - 1, len(s) * q // 4)], 1) for q in (1, 2, 3, 4)]
+
+
 def child(events: int, workdir: Path) -> None:
-    """One volume in a fresh process: enqueue, deliver, print JSON (for the memory figures)."""
+    """One volume: enqueue in ANOTHER process (the year generator holds every case in memory),
+    then deliver here, sampling this process's memory; print JSON (the memory figures)."""
     db = workdir / f"child-{events}.db"
-    enq = enqueue_year(db, events)
-    with mock_process() as url:
+    subprocess.run(  # noqa: S603 - our own script, fixed arguments
+        [sys.executable, __file__, "--enqueue-only", "--events", str(events), "--workdir",
+         str(db)],
+        check=True,
+        stdout=subprocess.DEVNULL,
+    )  # fmt: skip
+    with mock_process() as url, RssSampler() as rss:
         result = deliver(db, url)
-    print(json.dumps({**enq, **result}))
+    print(json.dumps({**result, "rss_quartiles_mb": rss.quartiles()}))
 
 
 def run_child(events: int, workdir: Path) -> dict[str, Any]:
@@ -301,11 +355,24 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=650_000)
     parser.add_argument("--quick", action="store_true", help="40,000 events, smaller samples")
     parser.add_argument("--naive-events", type=int, default=5_000)
+    parser.add_argument(
+        "--store", metavar="URL", help="postgresql://... : the scale-out run (see bench_scale.py)"
+    )
+    parser.add_argument("--workers", default="1,2,4", help="worker counts for --store")
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--enqueue-only", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--workdir", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
         child(args.events, args.workdir)
+        return
+    if args.enqueue_only:
+        enqueue_year(args.workdir, args.events)
+        return
+    if args.store:
+        from bench_scale import scale
+
+        scale(args.store, [int(w) for w in args.workers.split(",")], args.events)
         return
     events = 40_000 if args.quick else args.events
     naive_n = 1_000 if args.quick else args.naive_events
@@ -350,13 +417,18 @@ def main() -> None:
             f"ceiling      {ceiling:9,.0f} events/s (mock ingest, 4 raw clients, no outbox); "
             f"sync reaches {clean['rate'] / ceiling:.0%} of it"
         )
-        volumes = [events // 4, events // 2] if not args.quick else [events // 4]
-        rows = [(v, run_child(v, workdir)["peak_rss_mb"]) for v in volumes]
-        rows.append((events, clean["peak_rss_mb"]))
+        volumes = [events // 4, events // 2, events] if not args.quick else [events // 4, events]
+        rows = [(v, run_child(v, workdir)) for v in volumes]
         print(
-            "memory       peak RSS "
-            + ", ".join(f"{v:,} events: {mb:.0f} MB" for v, mb in rows)
-            + " (each delivery in its own process)"
+            "memory       delivering process, peak RSS "
+            + ", ".join(f"{v:,} events: {r['peak_rss_mb']:.0f} MB" for v, r in rows)
+            + " (each in its own process; the enqueue ran in another)"
+        )
+        print(
+            "             RSS at 25/50/75/100 % of the largest delivery: "
+            + " / ".join(f"{mb:.0f}" for mb in rows[-1][1]["rss_quartiles_mb"])
+            + f" MB (the enqueuing+delivering process of the runs above: {clean['peak_rss_mb']:.0f}"
+            " MB)"
         )
         ok = clean["exactly_once_in_order"] and faulty["exactly_once_in_order"]
         print(

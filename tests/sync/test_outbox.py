@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -11,10 +12,13 @@ from govlink.store import Store
 from govlink.sync import (
     CASE_EVENT,
     FairShare,
+    JournalRecord,
+    JournalTampered,
     LaneFailure,
     NewEntry,
     NotParked,
     Outbox,
+    read_archive,
     verify_journal,
 )
 
@@ -195,6 +199,61 @@ def test_purge_keeps_acknowledged_entries_for_the_retention_period(
     assert outbox.purge() == 1
     assert [e["sequence"] for e in outbox.entries("C1")] == [2]
     assert outbox.status().acknowledged_retained == 0
+
+
+def _deliver(outbox: Outbox, rounds: int) -> None:
+    for _ in range(rounds):
+        claim = outbox.claim(CASE_EVENT, 10)
+        keys = [d.idempotency_key for d in claim.deliveries]
+        record = JournalRecord("ack", "cases", len(keys), "0" * 64, {"keys": keys})
+        outbox.settle(claim.deliveries, journal=[record])
+
+
+def test_retention_archives_then_purges_and_the_chain_still_verifies(
+    any_store: Store, clock: VirtualClock, tmp_path: Path
+) -> None:
+    outbox = Outbox(any_store, clock=clock, retention_seconds=3600)
+    outbox.enqueue([entry("C1", s) for s in (1, 2, 3)] + [entry("C2", 1)])
+    _deliver(outbox, 2)  # C1:1, C2:1, then C1:2 acknowledged; C1:3 still pending
+    clock.advance(7200)
+    _deliver(outbox, 1)  # C1:3 acknowledged now: young, kept (its lane's last ack is recent)
+    outbox.enqueue([entry("C2", 2)])  # pending: never purged
+    report = outbox.retain(tmp_path / "archive")
+    assert (report.entries, report.journal) == (1, 2)  # C2:1; C1's lane is too recent
+    assert report.archive is not None
+    lines = list(read_archive(report.archive))
+    assert [line["kind"] for line in lines] == ["archive", "journal", "journal", "entry", "end"]
+    assert lines[3]["idempotency_key"] == "370500:case:C2:1"
+    assert lines[3]["payload"]["case_number"] == "C2"
+    assert lines[-1]["entries"] == 1
+    journal = [line for line in lines if line["kind"] == "journal"]
+    # The store alone verifies from its anchor; with the archive, from record 1.
+    verify_journal(any_store)
+    assert verify_journal(any_store, archived=journal).records == 3
+    forged = [dict(journal[0], detail='{"keys":["forged"]}'), journal[1]]
+    with pytest.raises(JournalTampered) as err:
+        verify_journal(any_store, archived=forged)
+    assert err.value.record == 1
+    with pytest.raises(JournalTampered):
+        verify_journal(any_store, archived=journal[1:])  # an archive's record is missing
+    # Later: C1's whole lane goes; nothing is archived twice; pending entries stay.
+    clock.advance(7200)
+    again = outbox.retain(tmp_path / "archive")
+    assert again.entries == 3
+    assert again.archive is not None
+    seqs = [(x["lane"], x["sequence"]) for x in read_archive(again.archive) if x["kind"] == "entry"]
+    assert seqs == [("370500:case:C1", 1), ("370500:case:C1", 2), ("370500:case:C1", 3)]
+    assert outbox.status().pending == 1
+    assert [e["sequence"] for e in outbox.entries("C2")] == [2]
+    assert outbox.retain(tmp_path / "archive").archive is None  # nothing left: no file
+    _deliver(outbox, 1)
+    everything = [
+        x
+        for path in sorted((tmp_path / "archive").iterdir())
+        for x in read_archive(path)
+        if x["kind"] == "journal"
+    ]
+    assert verify_journal(any_store, archived=everything).records == 4
 
 
 def test_fair_share_drains_every_hall_while_one_has_a_backlog(outbox: Outbox) -> None:

@@ -44,6 +44,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "sync",
     "outbox",
     "config",
+    "store",
 )
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2

@@ -26,6 +26,7 @@ import signal
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from rich.markup import escape
@@ -37,6 +38,7 @@ from ..sync.adapter import mask_text
 from ._args import add_group, positive_float, positive_int
 from ._context import CliContext
 from ._input import JsonInput, add_encoding_option
+from ._store import parse_duration
 
 _SHOWN = 20  # problems listed in the human output; --json lists them all
 
@@ -61,7 +63,8 @@ class JsonLogFormatter(logging.Formatter):
 
 def _outbox(ctx: CliContext) -> Outbox:
     lease = float(getattr(ctx.args, "lease", None) or 60.0)
-    return Outbox(ctx.store(), clock=ctx.clock, lease_seconds=lease)
+    retention = getattr(ctx.args, "retention", None) or 90 * 86400.0
+    return Outbox(ctx.store(), clock=ctx.clock, lease_seconds=lease, retention_seconds=retention)
 
 
 @dataclass
@@ -189,6 +192,8 @@ def run_sync_run(ctx: CliContext) -> int:
             batch_size=args.batch_size,
             rate_limit=args.rate_limit,
             on_progress=advance,
+            retain_every=args.retain_every,
+            archive_dir=Path(args.archive_dir) if args.archive_dir else None,
         )
     except ConfigError:
         # A non-positive --batch-size/--concurrency/--rate-limit: refused before any claim
@@ -284,6 +289,21 @@ def register(
         help="claim lease (default 60)",
     )
     run.add_argument("--log-json", action="store_true", help="structured JSON logs on stderr")
+    run.add_argument(
+        "--retain-every",
+        type=parse_duration,
+        default=None,
+        metavar="DURATION",
+        help="archive/purge old acknowledged entries this often (default: never)",
+    )
+    run.add_argument(
+        "--retention",
+        type=parse_duration,
+        default=None,
+        metavar="DURATION",
+        help="keep acknowledged entries this long (default 90d)",
+    )
+    run.add_argument("--archive-dir", metavar="DIR", help="archive into DIR before purging")
     run.set_defaults(func=run_sync_run)
 
     cases = sync_commands.add_parser(

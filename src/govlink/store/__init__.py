@@ -12,10 +12,21 @@ from __future__ import annotations
 from pathlib import Path
 
 from .._errors import ConfigError
-from ._contract import Connection, Cursor, Dialect, Migration, Schema, Store
+from ._contract import (
+    WAKE_CHANNEL,
+    ChangeListener,
+    Connection,
+    Cursor,
+    Dialect,
+    Migration,
+    Schema,
+    Store,
+)
 from ._sqlite import SQLiteStore
 
 __all__ = [
+    "WAKE_CHANNEL",
+    "ChangeListener",
     "Connection",
     "Cursor",
     "Dialect",

@@ -21,9 +21,21 @@ from typing import Any, Literal, Protocol
 
 from .._errors import MigrationError
 
-__all__ = ["Connection", "Cursor", "Dialect", "Migration", "Schema", "Store"]
+__all__ = [
+    "WAKE_CHANNEL",
+    "ChangeListener",
+    "Connection",
+    "Cursor",
+    "Dialect",
+    "Migration",
+    "Schema",
+    "Store",
+]
 
 Dialect = Literal["sqlite", "postgresql"]
+
+#: The channel the outbox notifies when work arrives (PostgreSQL ``NOTIFY govlink_outbox``).
+WAKE_CHANNEL = "govlink_outbox"
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,6 +96,14 @@ class Connection(abc.ABC):
     def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
         """Run one statement for many parameter rows."""
 
+    def notify(self, channel: str) -> None:  # noqa: B027 - optional hook
+        """Signal listeners of ``channel`` when this transaction commits.
+
+        PostgreSQL sends ``NOTIFY`` (delivered on commit, dropped on rollback). SQLite needs
+        nothing: its listeners watch the database file's change counter, which every commit
+        moves.
+        """
+
     def fetchone(self, sql: str, params: Sequence[Any] = ()) -> Any:
         """Run a query and return its first row, or ``None``."""
         return self.execute(sql, params).fetchone()
@@ -96,6 +116,21 @@ class Connection(abc.ABC):
         """Run a query and return the first column of its first row, or ``None``."""
         row = self.fetchone(sql, params)
         return None if row is None else row[0]
+
+
+class ChangeListener(abc.ABC):
+    """Wakes a waiting thread when another connection commits a change (see
+    :meth:`Store.listen`). Blocking; meant for a dedicated thread. A listener may wake without
+    a relevant change (callers re-check the data); it never sleeps through one for longer than
+    the ``timeout`` it was given."""
+
+    @abc.abstractmethod
+    def wait(self, timeout: float) -> bool:
+        """Block up to ``timeout`` seconds; ``True`` when a change may have been committed."""
+
+    @abc.abstractmethod
+    def close(self) -> None:
+        """Release the listener's connection."""
 
 
 class Store(abc.ABC):
@@ -115,6 +150,14 @@ class Store(abc.ABC):
         ``write=True`` takes the write lock up front (SQLite ``BEGIN IMMEDIATE``), so a
         read-then-write never fails half-way on a lock upgrade. Nested use on the same thread
         becomes a savepoint.
+        """
+
+    @abc.abstractmethod
+    def listen(self, channel: str) -> ChangeListener:
+        """A listener that wakes when ``channel`` is notified (PostgreSQL ``LISTEN``) or, on
+        SQLite, when any other connection commits to the file.
+
+        Raises :class:`govlink.StoreError` when the listening connection cannot be opened.
         """
 
     def migrate(self, *schemas: Schema) -> dict[str, int]:

@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import sqlite3
 import threading
+import time
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from .._errors import MigrationError, StoreError
-from ._contract import Connection, Cursor, Dialect, Store
+from ._contract import ChangeListener, Connection, Cursor, Dialect, Store
 
 __all__ = ["SQLiteStore"]
 
@@ -63,6 +64,41 @@ class _SQLiteConnection(Connection):
             raise
         except sqlite3.Error as exc:
             raise StoreError(f"sqlite: {exc}") from exc
+
+
+class _DataVersionListener(ChangeListener):
+    """Watches ``PRAGMA data_version``: it changes when another connection commits to the file
+    (any process). Reading it touches no page, only the shared-memory WAL index, so checking
+    it every few milliseconds costs microseconds (SQLite has no notification channel)."""
+
+    def __init__(self, path: Path, interval: float) -> None:
+        self._interval = interval
+        try:
+            self._raw = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+            self._version = self._read()
+        except sqlite3.Error as exc:
+            raise StoreError(f"cannot watch SQLite store at {path}: {exc}") from exc
+
+    def _read(self) -> int:
+        return int(self._raw.execute("PRAGMA data_version").fetchone()[0])
+
+    def wait(self, timeout: float) -> bool:
+        deadline = time.monotonic() + max(timeout, 0.0)
+        while True:
+            try:
+                version = self._read()
+            except sqlite3.Error:
+                return True  # cannot tell: let the caller look
+            if version != self._version:
+                self._version = version
+                return True
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return False
+            time.sleep(min(self._interval, left))
+
+    def close(self) -> None:
+        self._raw.close()
 
 
 class SQLiteStore(Store):
@@ -135,6 +171,11 @@ class SQLiteStore(Store):
             if depth == 0 and raw.in_transaction:
                 raw.execute("ROLLBACK")
             raise StoreError(f"sqlite: commit failed: {exc}") from exc
+
+    def listen(self, channel: str, *, interval: float = 0.005) -> ChangeListener:
+        """Wake on any commit by another connection, checked every ``interval`` seconds
+        (``channel`` is not needed: SQLite has one change counter per file)."""
+        return _DataVersionListener(self.path, interval)
 
     def _run_script(self, conn: Connection, script: str) -> None:
         if not isinstance(conn, _SQLiteConnection):

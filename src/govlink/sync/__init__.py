@@ -51,7 +51,9 @@ from ._outbox import (
     Outbox,
     OutboxStatus,
     ParkedCase,
+    RetentionReport,
     lane_name,
+    read_archive,
 )
 from ._policy import (
     BreakerState,
@@ -97,6 +99,7 @@ __all__ = [
     "ProvinceAdapter",
     "RateLimiter",
     "ReconcileReport",
+    "RetentionReport",
     "RetryBudget",
     "RetryPolicy",
     "SyncCounters",
@@ -105,5 +108,6 @@ __all__ = [
     "fetch_catalog_digest",
     "lane_name",
     "load_adapter",
+    "read_archive",
     "verify_journal",
 ]

@@ -53,6 +53,7 @@ class SyncCounters:
     token_refreshes: int = 0
     breaker_opened: int = 0
     probes: int = 0
+    purged: int = 0
     by_endpoint: dict[str, int] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
@@ -70,6 +71,7 @@ class SyncCounters:
             "token_refreshes": self.token_refreshes,
             "breaker_opened": self.breaker_opened,
             "probes": self.probes,
+            "purged": self.purged,
         }
 
 

@@ -30,12 +30,15 @@ import hashlib
 import logging
 import math
 import random
+import threading
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, TypeVar
+from pathlib import Path
+from typing import Any, TypeVar, cast
 
 from .._clock import Clock
-from .._errors import ConfigError, ValidationError
+from .._errors import ConfigError, StoreError, ValidationError
+from ..store import WAKE_CHANNEL
 from ._adapter import CASE_EVENT, Delivery, ItemResult, Outcome, ProvinceAdapter, WireRequest
 from ._adapter import batch_limit as _batch_limit
 from ._caller import CallAnswer, EndpointGuard, PlatformCaller, SyncCounters
@@ -59,6 +62,13 @@ class Dispatcher:
     (default: the adapter's ``requests_per_second``). ``hall_weights``: fair-share weights for
     draining a backlog across halls. ``breaker``/``budget``: factories per endpoint (for
     tuning and tests). ``on_progress(acknowledged_now)`` is called after each settled batch.
+    ``wake``: idle workers wake when the store signals new work (PostgreSQL ``LISTEN``, SQLite
+    ``data_version``) instead of waiting for the next ``poll_interval``. ``linger``: seconds a
+    woken worker waits before claiming, to gather a burst into one batch (0: a lone event goes
+    at once). ``store_outage_seconds``: how long workers keep retrying an unreachable store
+    (a PostgreSQL restart) before :meth:`run` raises its error. ``retain_every``: seconds
+    between retention runs (:meth:`Outbox.retain`, archiving into ``archive_dir`` when given),
+    the first one ``retain_every`` after the start; ``None``: never.
 
     Every request goes through :attr:`caller` (a :class:`~govlink.sync.PlatformCaller`); pass
     the same caller to :meth:`govlink.sync.CatalogSync.reconcile` to share its breaker, budget
@@ -90,6 +100,11 @@ class Dispatcher:
         rng: random.Random | None = None,
         poll_interval: float = 0.5,
         on_progress: Callable[[int], None] | None = None,
+        wake: bool = True,
+        linger: float = 0.0,
+        store_outage_seconds: float = 300.0,
+        retain_every: float | None = None,
+        archive_dir: Path | None = None,
     ) -> None:
         _check_positive("concurrency", concurrency, whole=True)
         if batch_size is not None:
@@ -106,6 +121,11 @@ class Dispatcher:
         self.rng = rng or random.Random()  # noqa: S311 - jitter, not a secret
         self.fair = FairShare(hall_weights)
         self.poll_interval = poll_interval
+        self.wake = wake
+        self.linger = linger
+        self.store_outage_seconds = store_outage_seconds
+        self.retain_every = retain_every
+        self.archive_dir = archive_dir
         self.on_progress = on_progress
         self.counters = SyncCounters()
         #: The short-retry driver every request of this dispatcher goes through.
@@ -128,6 +148,9 @@ class Dispatcher:
         # Set whenever a batch is settled: an idle worker wakes at once when a lane it could
         # not claim (leased by another worker) becomes ready, instead of polling.
         self._settled = asyncio.Event()
+        # Replaced (and the old one set) whenever the store signals new work: idle workers
+        # wake at once instead of at the next poll.
+        self._arrived = asyncio.Event()
 
     # --- plumbing -----------------------------------------------------------------------
 
@@ -162,20 +185,141 @@ class Dispatcher:
 
     async def run(self, *, until_empty: bool = False) -> SyncCounters:
         """Dispatch until :meth:`stop` — or, with ``until_empty``, until no lane is due or
-        scheduled any more (parked cases do not count; leases and backoffs are waited out)."""
+        scheduled any more (parked cases do not count; leases and backoffs are waited out).
+
+        If one worker fails, the others stop claiming and finish (and settle) what they hold
+        before the error is raised: nothing is left leased until its lease runs out."""
+        loop = asyncio.get_running_loop()
+        watcher = self._start_watcher(loop) if self.wake else None
+        workers = [
+            asyncio.create_task(self._worker(kind, until_empty), name=f"sync-{kind}-{i}")
+            for kind in self.kinds
+            for i in range(self.concurrency)
+        ]
+        retention = (
+            asyncio.create_task(self._retention(self.retain_every), name="sync-retention")
+            if self.retain_every
+            else None
+        )
         try:
-            workers = [
-                asyncio.create_task(self._worker(kind, until_empty), name=f"sync-{kind}-{i}")
-                for kind in self.kinds
-                for i in range(self.concurrency)
-            ]
-            await asyncio.gather(*workers)
+            try:
+                await asyncio.wait(workers, return_when=asyncio.FIRST_EXCEPTION)
+            finally:
+                self._stopping.set()
+                await asyncio.gather(*workers, return_exceptions=True)
+            for task in workers:
+                if not task.cancelled() and task.exception() is not None:
+                    raise cast(BaseException, task.exception())
         finally:
+            if retention is not None:
+                retention.cancel()
+                await asyncio.gather(retention, return_exceptions=True)
+            if watcher is not None:
+                await loop.run_in_executor(None, watcher)
             self._db.shutdown(wait=True)
         log.info("sync run finished", extra={"govlink": self.counters.to_dict()})
         if self.fatal is not None:
             raise self.fatal
         return self.counters
+
+    async def _retention(self, every: float) -> None:
+        """Archive and purge on a schedule, off the store thread (claims go on meanwhile);
+        a failed run is logged and tried again at the next turn."""
+        loop = asyncio.get_running_loop()
+        while not self._stopping.is_set():
+            await self._pause(every)
+            if self._stopping.is_set():
+                return
+            try:
+                report = await loop.run_in_executor(None, self.outbox.retain, self.archive_dir)
+            except (StoreError, OSError) as exc:
+                log.warning(
+                    "retention run failed; trying again later",
+                    extra={"govlink": {"error": mask_text(str(exc))[:300]}},
+                )
+                continue
+            self.counters.purged += report.entries
+            log.info("retention run", extra={"govlink": report.to_dict()})
+
+    def _start_watcher(self, loop: asyncio.AbstractEventLoop) -> Callable[[], None]:
+        """A thread that turns the store's change signal (PostgreSQL NOTIFY, SQLite
+        ``data_version``) into a wake-up of the idle workers; returns its stopper."""
+        try:
+            listener = self.outbox.store.listen(WAKE_CHANNEL)
+        except StoreError as exc:
+            log.warning(
+                "no change listener; idle workers poll",
+                extra={"govlink": {"error": str(exc)}},
+            )
+            return lambda: None
+        done = threading.Event()
+
+        def watch() -> None:
+            try:
+                while not done.is_set():
+                    if listener.wait(0.2) and not done.is_set():
+                        loop.call_soon_threadsafe(self._wake_idle)
+            finally:
+                listener.close()
+
+        thread = threading.Thread(target=watch, name="govlink-outbox-watch", daemon=True)
+        thread.start()
+
+        def stop() -> None:
+            done.set()
+            thread.join()
+
+        return stop
+
+    def _wake_idle(self) -> None:
+        # A fresh event per signal: a worker waits on the one it saw before its last look at
+        # the store, so a signal that came in between is never missed (no clear() race).
+        event, self._arrived = self._arrived, asyncio.Event()
+        event.set()
+
+    async def _idle(self, seconds: float, arrived: asyncio.Event, *also: asyncio.Event) -> None:
+        """Wait ``seconds`` on the injected clock, or less: until work arrives (``arrived``),
+        a listed event, or :meth:`stop`."""
+        sleeper = asyncio.ensure_future(self.clock.asleep(max(seconds, 0.0)))
+        others = [asyncio.ensure_future(e.wait()) for e in (self._stopping, arrived, *also)]
+        try:
+            await asyncio.wait({sleeper, *others}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for task in (sleeper, *others):
+                if not task.done():
+                    task.cancel()
+            await asyncio.gather(sleeper, *others, return_exceptions=True)
+
+    async def _claim_guarded(
+        self, kind: str, endpoint: str, size: int, carried: list[Delivery]
+    ) -> tuple[Claim, WireRequest, int] | None:
+        """Claim on the store thread. If this task is cancelled meanwhile, the claim still
+        commits there: wait for it and give its lanes back before re-raising."""
+        loop = asyncio.get_running_loop()
+        future = loop.run_in_executor(
+            self._db, lambda: self._claim_and_record(kind, endpoint, size, carried)
+        )
+        try:
+            return await asyncio.shield(future)
+        except asyncio.CancelledError:
+            with contextlib.suppress(Exception):
+                prepared = await future
+                held = prepared[0].deliveries if prepared is not None else carried
+                await self._release_quietly(held)
+            raise
+
+    async def _release_quietly(self, deliveries: Sequence[Delivery]) -> None:
+        """Give leased lanes back (due now) after a failure; if the store is failing too,
+        their leases run out instead."""
+        if not deliveries:
+            return
+        try:
+            await self._db_call(self.outbox.release_kept, deliveries)
+        except Exception as exc:
+            log.warning(
+                "could not release leased lanes; they are due again when the lease ends",
+                extra={"govlink": {"count": len(deliveries), "error": mask_text(str(exc))}},
+            )
 
     async def _worker(self, kind: str, until_empty: bool) -> None:
         endpoint = self.adapter.endpoint(kind)
@@ -185,6 +329,7 @@ class Dispatcher:
         # Lanes acknowledged by this worker whose next entry it keeps leased (see
         # Outbox.settle(keep=True)): sent in the next batch without a new claim.
         carry: list[Delivery] = []
+        outage_since: float | None = None
         try:
             while not self._stopping.is_set():
                 admit = state.breaker.admit()
@@ -194,12 +339,19 @@ class Dispatcher:
                 size = limit if admit is None else min(limit, admit)
                 if admit is not None:
                     self.counters.probes += 1
+                arrived = self._arrived  # before looking: a later arrival sets this one
                 self._in_flight += 1
                 try:
                     batch, carry = carry[:size], carry[size:]
-                    prepared = await self._db_call(
-                        self._claim_and_record, kind, endpoint, size, batch
-                    )
+                    try:
+                        prepared = await self._claim_guarded(kind, endpoint, size, batch)
+                    except StoreError as exc:
+                        # The store is unreachable (restart, failover): keep the carried lanes
+                        # (still leased to us) and try again shortly, for a bounded outage.
+                        carry = batch + carry
+                        outage_since = await self._store_outage(exc, outage_since)
+                        continue
+                    outage_since = None
                     if prepared is None:
                         if admit is not None:
                             state.breaker.release_probe()
@@ -207,6 +359,13 @@ class Dispatcher:
                         self._sending += 1
                         try:
                             carry += await self._dispatch(kind, endpoint, state, *prepared)
+                        except BaseException as exc:
+                            # This batch was claimed but not settled: give it back now.
+                            await self._release_quietly(prepared[0].deliveries)
+                            if not isinstance(exc, StoreError):
+                                raise
+                            outage_since = await self._store_outage(exc, outage_since)
+                            continue
                         finally:
                             self._sending -= 1
                         continue
@@ -218,20 +377,56 @@ class Dispatcher:
                 if self._sending > 0:
                     # Other workers' batches are on the wire: their settlements make lanes
                     # ready again (wait for that, not for the clock: with a virtual clock,
-                    # sleeping here would move time under the batches in flight).
+                    # sleeping here would move time under the batches in flight). New work
+                    # arriving wakes this worker too.
                     self._settled.clear()
-                    with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(self._settled.wait(), self.poll_interval)
+                    settled = asyncio.ensure_future(self._settled.wait())
+                    woken = asyncio.ensure_future(arrived.wait())
+                    try:
+                        await asyncio.wait(
+                            {settled, woken},
+                            timeout=self.poll_interval,
+                            return_when=asyncio.FIRST_COMPLETED,
+                        )
+                    finally:
+                        for task in (settled, woken):
+                            task.cancel()
+                        await asyncio.gather(settled, woken, return_exceptions=True)
                     continue
-                due, wake = await self._db_call(self.outbox.pending_work, kind)
+                try:
+                    due, wake = await self._db_call(self.outbox.pending_work, kind)
+                except StoreError as exc:
+                    outage_since = await self._store_outage(exc, outage_since)
+                    continue
                 now = self.clock.time()
                 if until_empty and not due and wake is None and self._in_flight == 0:
                     return
+                # Due now but not claimed (held by another worker's claim in progress, or it
+                # became due after the claim): look again very soon, without spinning.
                 delay = self.poll_interval if wake is None else min(self.poll_interval, wake - now)
-                await self._pause(max(delay, 0.01))
+                if due:
+                    delay = min(delay, 0.005)
+                await self._idle(max(delay, 0.001), arrived)
+                if arrived.is_set() and self.linger > 0:
+                    # Woken by new work: let a burst gather into one batch (configurable).
+                    await self._pause(self.linger)
         finally:
             if carry:
-                await self._db_call(self.outbox.release_kept, carry)
+                await self._release_quietly(carry)
+
+    async def _store_outage(self, exc: StoreError, since: float | None) -> float:
+        """Back off after a store failure; raise it once the outage outlasts
+        ``store_outage_seconds``. Returns when the outage began (monotonic)."""
+        now = self.clock.monotonic()
+        since = now if since is None else since
+        if now - since > self.store_outage_seconds:
+            raise exc
+        log.warning(
+            "store unavailable; retrying",
+            extra={"govlink": {"error": mask_text(str(exc))[:300]}},
+        )
+        await self._pause(min(1.0, 0.1 + (now - since) / 10))
+        return since
 
     # --- one batch ----------------------------------------------------------------------
 

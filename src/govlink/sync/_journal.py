@@ -32,7 +32,14 @@ from typing import Any
 from ..store import Connection, Store
 from ._errors import JournalTampered
 
-__all__ = ["GENESIS", "JournalRecord", "JournalReport", "append_journal", "verify_journal"]
+__all__ = [
+    "GENESIS",
+    "JournalRecord",
+    "JournalReport",
+    "append_journal",
+    "verify_archived_journal",
+    "verify_journal",
+]
 
 GENESIS = "0" * 64
 
@@ -73,10 +80,24 @@ def append_journal(conn: Connection, at: float, records: Iterable[JournalRecord]
     """Append ``records`` inside the caller's write transaction; returns their numbers.
 
     The head row is read with a row lock on PostgreSQL (``FOR UPDATE``), which serialises
-    appends across workers; SQLite's write transaction already does.
+    appends across workers; SQLite's write transaction already does. The head row exists from
+    the schema's second migration on (seeded at record 0), so the very first append locks it
+    too.
     """
     lock = " FOR UPDATE" if conn.dialect == "postgresql" else ""
-    row = conn.fetchone(f"SELECT n, hash FROM sync_journal_head WHERE id = 1{lock}")  # noqa: S608 - constant text
+    head = f"SELECT n, hash FROM sync_journal_head WHERE id = 1{lock}"  # noqa: S608 - constant text
+    row = conn.fetchone(head)
+    if row is None and conn.dialect == "postgresql":
+        # No head row to lock yet (a store migrated before the head was seeded): create it
+        # first. A concurrent appender's uncommitted insert makes this one wait, then do
+        # nothing; the re-read then locks the committed row. Two workers can therefore never
+        # both write record 1.
+        conn.execute(
+            "INSERT INTO sync_journal_head (id, n, hash) SELECT 1, 0, ? "
+            "WHERE NOT EXISTS (SELECT 1 FROM sync_journal) ON CONFLICT (id) DO NOTHING",
+            (GENESIS,),
+        )
+        row = conn.fetchone(head)
     n, prev = (int(row[0]), str(row[1])) if row is not None else (0, GENESIS)
     numbers: list[int] = []
     rows: list[tuple[Any, ...]] = []
@@ -126,14 +147,76 @@ class JournalReport:
         return {"ok": True, "records": self.records, "head_hash": self.head_hash}
 
 
-def verify_journal(store: Store, *, page: int = 5000) -> JournalReport:
+def _anchor(store: Store) -> tuple[int, str]:
+    """The last archived-and-purged record (0 and the genesis hash when none was)."""
+    with store.transaction(write=False) as conn:
+        row = conn.fetchone("SELECT n, hash FROM sync_journal_anchor WHERE id = 1")
+    return (0, GENESIS) if row is None else (int(row[0]), str(row[1]))
+
+
+def verify_archived_journal(
+    records: Iterable[Mapping[str, Any]], *, start: tuple[int, str] = (0, GENESIS)
+) -> tuple[int, str]:
+    """Check archived journal records (dicts with the stored columns), in order, from
+    ``start``; returns the last record's number and hash.
+
+    Raises :class:`JournalTampered` naming the first record altered, missing or unlinked."""
+    expected, prev = start[0] + 1, start[1]
+    for r in records:
+        n = int(r["n"])
+        if n != expected:
+            raise JournalTampered(
+                f"archived journal record {expected} is missing (next present is {n})",
+                record=expected,
+            )
+        if r["prev"] != prev:
+            raise JournalTampered(f"journal record {n} does not link to record {n - 1}", record=n)
+        computed = _record_hash(
+            prev,
+            n,
+            float(r["at"]),
+            str(r["action"]),
+            str(r["endpoint"]),
+            int(r["count"]),
+            str(r["digest"]),
+            str(r["detail"]),
+        )
+        if computed != r["hash"]:
+            raise JournalTampered(f"journal record {n} was altered", record=n)
+        prev = str(r["hash"])
+        expected += 1
+    return expected - 1, prev
+
+
+def verify_journal(
+    store: Store, *, page: int = 256, archived: Iterable[Mapping[str, Any]] | None = None
+) -> JournalReport:
     """Walk the whole chain and check every record, number and link, and the head row.
 
+    Records are read ``page`` at a time: a batch's ``send`` record carries every key of the
+    batch (tens of kilobytes), so a large page held the whole journal of a year in memory.
+
+    Records archived and purged by retention are no longer in the store: the chain is checked
+    from the anchor (the last purged record's number and hash, kept in the store). Pass
+    ``archived`` (the journal records of every archive, in order — see
+    :func:`govlink.sync.read_archive`) to check the chain from record 1 through the archives
+    into the store.
+
     Raises :class:`JournalTampered` naming the first record (1-based number) that was altered,
-    is missing, or does not link to its predecessor.
+    is missing, or does not link to its predecessor, or when the archives do not end at the
+    anchor.
     """
-    prev = GENESIS
-    expected = 1
+    anchor_n, anchor_hash = _anchor(store)
+    if archived is not None:
+        end = verify_archived_journal(archived)
+        if end != (anchor_n, anchor_hash):
+            raise JournalTampered(
+                f"the archives end at record {end[0]} but the store's chain continues from "
+                f"record {anchor_n}: an archive is missing or was altered",
+                record=min(end[0], anchor_n) + 1,
+            )
+    prev = anchor_hash
+    expected = anchor_n + 1
     while True:
         with store.transaction(write=False) as conn:
             rows = conn.fetchall(
@@ -163,6 +246,8 @@ def verify_journal(store: Store, *, page: int = 5000) -> JournalReport:
     with store.transaction(write=False) as conn:
         head = conn.fetchone("SELECT n, hash FROM sync_journal_head WHERE id = 1")
     records = expected - 1
+    if head is None and records == 0:
+        head = (0, GENESIS)
     if head is None:
         if records:
             raise JournalTampered("journal head row is missing", record=records)

@@ -32,16 +32,20 @@ Enqueue inside the hall's own transaction (same database)::
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import json
+import os
 import secrets
+import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, NamedTuple
 
 from .._clock import Clock, system_clock
 from .._errors import FieldProblem, ValidationError
-from ..store import Connection, Migration, Schema, Store
+from ..store import WAKE_CHANNEL, Connection, Migration, Schema, Store
 from ._adapter import CASE_EVENT, Delivery
 from ._errors import NotParked
 from ._journal import JournalRecord, append_journal
@@ -58,7 +62,9 @@ __all__ = [
     "Outbox",
     "OutboxStatus",
     "ParkedCase",
+    "RetentionReport",
     "lane_name",
+    "read_archive",
 ]
 
 _SQLITE_V1 = """
@@ -115,8 +121,41 @@ _POSTGRES_V1 = (
     + "CREATE SEQUENCE sync_lane_ids;\n"
 )
 
+# Version 2: the journal head row exists from the start (record 0, the genesis hash), so the
+# first append locks a row like every other append (two workers on a fresh PostgreSQL store
+# both wrote record 1 before); retention bookkeeping (entries below ``purged_below`` were
+# archived and purged; the journal anchor is the last archived record, verification starts
+# after it); an index for the lanes a purge still has to visit.
+_V2 = """
+INSERT INTO sync_journal_head (id, n, hash)
+SELECT 1, 0, '0000000000000000000000000000000000000000000000000000000000000000'
+WHERE NOT EXISTS (SELECT 1 FROM sync_journal)
+ON CONFLICT (id) DO NOTHING;
+ALTER TABLE sync_lane ADD COLUMN purged_below INTEGER NOT NULL DEFAULT 1;
+CREATE INDEX sync_lane_purge ON sync_lane (last_ack_at) WHERE purged_below < head_seq;
+CREATE TABLE sync_journal_anchor (
+    id   INTEGER PRIMARY KEY CHECK (id = 1),
+    n    INTEGER NOT NULL,
+    hash TEXT NOT NULL,
+    at   REAL NOT NULL
+);
+INSERT INTO sync_journal_anchor (id, n, hash, at)
+VALUES (1, 0, '0000000000000000000000000000000000000000000000000000000000000000', 0);
+"""
+
 #: The sync component's tables (register with ``store.migrate(SYNC_SCHEMA)``).
-SYNC_SCHEMA = Schema("sync", (Migration(1, "outbox, lanes, journal", _SQLITE_V1, _POSTGRES_V1),))
+SYNC_SCHEMA = Schema(
+    "sync",
+    (
+        Migration(1, "outbox, lanes, journal", _SQLITE_V1, _POSTGRES_V1),
+        Migration(
+            2,
+            "journal head seeded, retention",
+            _V2,
+            _V2.replace("REAL", "DOUBLE PRECISION"),
+        ),
+    ),
+)
 
 #: An entry's id is ``lane_id * SEQ_SPAN + sequence``: one integer key, and a lane's head entry
 #: is found by arithmetic instead of a second index.
@@ -235,6 +274,75 @@ class LaneFailure:
     delivery: Delivery
     error: str
     retry_at: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RetentionReport:
+    """What :meth:`Outbox.retain` did: entries and journal records purged, the cutoff time,
+    and the archive written (``None`` without a folder)."""
+
+    entries: int
+    journal: int
+    cutoff: float
+    archive: Path | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "entries_purged": self.entries,
+            "journal_records_purged": self.journal,
+            "cutoff": self.cutoff,
+            "archive": None if self.archive is None else str(self.archive),
+        }
+
+
+class _ArchiveWriter:
+    """Gzip NDJSON, written lazily (no file when nothing was old enough), synced per chunk."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._raw: Any = None
+        self._gz: gzip.GzipFile | None = None
+
+    @property
+    def written(self) -> bool:
+        return self._gz is not None
+
+    def start(self, header: Mapping[str, Any]) -> None:
+        if self._gz is None:
+            self._raw = open(self.path, "xb")  # noqa: SIM115 - closed in close()
+            self._gz = gzip.GzipFile(fileobj=self._raw, mode="wb")
+            self.line({"kind": "archive", "format": 1, **header})
+
+    def line(self, data: Mapping[str, Any]) -> None:
+        assert self._gz is not None
+        self._gz.write(json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode())
+        self._gz.write(b"\n")
+
+    def sync(self) -> None:
+        assert self._gz is not None
+        self._gz.flush()
+        self._raw.flush()
+        os.fsync(self._raw.fileno())
+
+    def close(self, summary: Mapping[str, Any]) -> None:
+        if self._gz is None:
+            return
+        self.line({"kind": "end", **summary})
+        self._gz.close()
+        self._raw.flush()
+        os.fsync(self._raw.fileno())
+        self._raw.close()
+
+
+def read_archive(path: Path) -> Iterator[dict[str, Any]]:
+    """The lines of an archive written by :meth:`Outbox.retain`, as dicts (streamed).
+
+    Journal lines (``kind == "journal"``) of every archive, in order, are what
+    :func:`verify_journal` takes as ``archived``."""
+    with gzip.open(path, "rt", encoding="utf-8") as lines:
+        for line in lines:
+            if line.strip():
+                yield json.loads(line)
 
 
 @dataclass(frozen=True, slots=True)
@@ -360,8 +468,6 @@ class Outbox:
         self.clock = clock
         self.lease_seconds = lease_seconds
         self.retention_seconds = retention_seconds
-        self._halls: list[str] | None = None
-        self._halls_at = -1e18
         if migrate:
             store.migrate(SYNC_SCHEMA)
 
@@ -526,12 +632,15 @@ class Outbox:
                 _WAKE_LANE, [(now, lane_id, lo, hi) for lane_id, (lo, hi) in span.items()]
             )
             halls = {e[0] for _, e in named}
-            if not self._halls or not halls.issubset(self._halls):
-                conn.executemany(
-                    "INSERT INTO sync_hall (hall) VALUES (?) ON CONFLICT (hall) DO NOTHING",
-                    [(h,) for h in sorted(halls)],
-                )
-                self._halls = None
+            # Every time (not cached): a cache would survive a rolled-back enqueue and leave a
+            # hall unregistered; an existing hall costs one index probe and writes nothing.
+            conn.executemany(
+                "INSERT INTO sync_hall (hall) VALUES (?) ON CONFLICT (hall) DO NOTHING",
+                [(h,) for h in sorted(halls)],
+            )
+            # Wake idle workers on commit (PostgreSQL NOTIFY is delivered only if the
+            # transaction commits; SQLite's watchers see the commit itself).
+            conn.notify(WAKE_CHANNEL)
         return EnqueueResult(len(rows), duplicates, stale, tuple(problems))
 
     @staticmethod
@@ -565,14 +674,21 @@ class Outbox:
 
     # --- claims -------------------------------------------------------------------------
 
-    def _ready_halls(self, conn: Connection) -> list[str]:
-        now = self.clock.monotonic()
-        if self._halls is None or now - self._halls_at > 5.0:
-            self._halls = [
-                str(r[0]) for r in conn.fetchall("SELECT hall FROM sync_hall ORDER BY hall")
-            ]
-            self._halls_at = now
-        return self._halls
+    @staticmethod
+    def _ready_halls(conn: Connection, kind: str, now: float) -> list[str]:
+        """Halls with a lane of ``kind`` due now: one round trip, one index probe per hall.
+
+        Read afresh at every claim (no cache): a hall whose first event another process just
+        committed is served at once. Only these halls share the batch (fair share over halls
+        with work, and no query for a hall without)."""
+        return [
+            str(r[0])
+            for r in conn.fetchall(
+                "SELECT h.hall FROM sync_hall h WHERE EXISTS (SELECT 1 FROM sync_lane l "
+                "WHERE l.kind = ? AND l.hall = h.hall AND l.ready_at <= ?) ORDER BY h.hall",
+                (kind, now),
+            )
+        ]
 
     def hall_weights(self) -> dict[str, float]:
         """Fair-share weights per hall (set with :meth:`set_hall_weight`)."""
@@ -614,7 +730,7 @@ class Outbox:
         now = self.clock.time()
         until = now + self.lease_seconds
         token = secrets.token_hex(8)
-        halls = self._ready_halls(conn)
+        halls = self._ready_halls(conn, kind, now)
         quotas = fair.split(halls, limit) if fair is not None else dict.fromkeys(halls, limit)
         lock = " FOR UPDATE OF l SKIP LOCKED" if conn.dialect == "postgresql" else ""
         sql = (
@@ -793,27 +909,18 @@ class Outbox:
         future due time (a lease expiry or a scheduled retry), ``None`` when nothing is
         scheduled."""
         now = self.clock.time()
-        due = False
-        wake: float | None = None
         with self.store.transaction(write=False) as conn:
-            for hall in self._ready_halls(conn):
-                first = conn.scalar(
-                    "SELECT MIN(ready_at) FROM sync_lane "
-                    "WHERE kind = ? AND hall = ? AND ready_at IS NOT NULL",
-                    (kind, hall),
-                )
-                if first is None:
-                    continue
-                if float(first) <= now:
-                    due = True
-                nxt = conn.scalar(
-                    "SELECT MIN(ready_at) FROM sync_lane WHERE kind = ? AND hall = ? "
-                    "AND ready_at > ?",
-                    (kind, hall, now),
-                )
-                if nxt is not None:
-                    wake = float(nxt) if wake is None else min(wake, float(nxt))
-        return due, wake
+            # One round trip; each MIN is one probe of the (kind, hall, ready_at) index.
+            first, nxt = conn.fetchone(
+                "SELECT MIN(d.first), MIN(d.nxt) FROM (SELECT "
+                "(SELECT MIN(l.ready_at) FROM sync_lane l WHERE l.kind = ? AND l.hall = h.hall "
+                "AND l.ready_at IS NOT NULL) AS first, "
+                "(SELECT MIN(l.ready_at) FROM sync_lane l WHERE l.kind = ? AND l.hall = h.hall "
+                "AND l.ready_at > ?) AS nxt FROM sync_hall h) d",
+                (kind, kind, now),
+            )
+        due = first is not None and float(first) <= now
+        return due, None if nxt is None else float(nxt)
 
     def status(self) -> OutboxStatus:
         """Counts of pending, leased, retrying and parked work, and the lag."""
@@ -1001,17 +1108,153 @@ class Outbox:
         """Delete acknowledged entries older than the retention period; returns how many.
 
         An entry goes only when its lane's last acknowledgement is itself older than the
-        retention period, so every entry is kept *at least* that long.
+        retention period, so every entry is kept *at least* that long. Journal records older
+        than the period go too (the anchor keeps the chain verifiable from there on). Use
+        :meth:`retain` with a folder to archive them first.
         """
-        cutoff = self.clock.time() - self.retention_seconds
+        return self.retain(None).entries
+
+    def retain(self, archive_dir: Path | None, *, lanes_per_chunk: int = 500) -> RetentionReport:
+        """Archive (when ``archive_dir`` is given) and purge what the retention period allows.
+
+        The archive is one gzip-compressed NDJSON file per run
+        (``outbox-<time>-<random>.ndjson.gz``; none when nothing was old enough): a header
+        line, the journal records with their hashes (the chain from the previous anchor, so
+        :func:`verify_journal` with :func:`read_archive`'s records still checks it from
+        record 1), every purged entry
+        (lane, sequence, idempotency key, payload, enqueue time, state) and an ``end`` line
+        with the counts. Work goes in chunks of ``lanes_per_chunk`` lanes, each written and
+        flushed to disk before its rows are deleted (a crash leaves rows that the next run
+        archives again, never rows deleted and not archived). Acknowledged entries and journal
+        records never change, so nothing here races with workers.
+
+        Raises :class:`govlink.StoreError` when the store fails, and :class:`OSError` when
+        the archive cannot be written (nothing of that chunk is deleted then).
+        """
+        started = self.clock.time()
+        cutoff = started - self.retention_seconds
+        writer: _ArchiveWriter | None = None
+        path: Path | None = None
+        if archive_dir is not None:
+            archive_dir.mkdir(parents=True, exist_ok=True)
+            stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(started))
+            path = archive_dir / f"outbox-{stamp}-{secrets.token_hex(4)}.ndjson.gz"
+            writer = _ArchiveWriter(path)
+        entries = journal = 0
+        try:
+            anchor = self._retain_journal(cutoff, writer)
+            journal = anchor[2]
+            after = -1
+            while True:
+                done, after = self._retain_lanes(cutoff, after, lanes_per_chunk, writer)
+                entries += done
+                if after < 0:
+                    break
+        finally:
+            if writer is not None:
+                writer.close({"entries": entries, "journal": journal, "cutoff": cutoff})
+        written = writer is not None and writer.written
+        return RetentionReport(entries, journal, cutoff, path if written else None)
+
+    def _retain_journal(self, cutoff: float, writer: _ArchiveWriter | None) -> tuple[int, str, int]:
+        """Archive and purge journal records older than ``cutoff`` (a prefix of the chain;
+        the head record always stays, so appends keep their lock row and link)."""
         with self.store.transaction() as conn:
-            cur = conn.execute(
-                "DELETE FROM sync_entry WHERE EXISTS (SELECT 1 FROM sync_lane l "  # noqa: S608 - constant text
-                f"WHERE l.lane_id = sync_entry.id / {SEQ_SPAN} "
-                f"AND sync_entry.id % {SEQ_SPAN} < l.head_seq AND l.last_ack_at < ?)",
-                (cutoff,),
+            lock = " FOR UPDATE" if conn.dialect == "postgresql" else ""
+            n0, h0 = conn.fetchone(f"SELECT n, hash FROM sync_journal_anchor WHERE id = 1{lock}")  # noqa: S608 - constant text
+            n0 = int(n0)
+            head = int(conn.scalar("SELECT n FROM sync_journal_head WHERE id = 1") or 0)
+            rows = conn.fetchall(
+                "SELECT n, at, action, endpoint, count, digest, detail, prev, hash "
+                "FROM sync_journal WHERE n > ? AND n < ? ORDER BY n",
+                (n0, head),
             )
-            return max(0, cur.rowcount)
+            last: tuple[int, str] | None = None
+            kept: list[tuple[Any, ...]] = []
+            for row in rows:
+                if float(row[1]) >= cutoff:
+                    break  # a prefix only: the chain stays contiguous
+                kept.append(row)
+                last = (int(row[0]), str(row[8]))
+            if last is None:
+                return n0, str(h0), 0
+            if writer is not None:
+                writer.start({"journal_prev": {"n": n0, "hash": str(h0)}})
+                for n, at, action, endpoint, count, digest, detail, prev, hash_ in kept:
+                    writer.line(
+                        {
+                            "kind": "journal",
+                            "n": int(n),
+                            "at": float(at),
+                            "action": action,
+                            "endpoint": endpoint,
+                            "count": int(count),
+                            "digest": digest,
+                            "detail": detail,
+                            "prev": prev,
+                            "hash": hash_,
+                        }
+                    )
+                writer.sync()
+            conn.execute("DELETE FROM sync_journal WHERE n > ? AND n <= ?", (n0, last[0]))
+            conn.execute(
+                "UPDATE sync_journal_anchor SET n = ?, hash = ?, at = ? WHERE id = 1",
+                (last[0], last[1], self.clock.time()),
+            )
+            return last[0], last[1], len(kept)
+
+    def _retain_lanes(
+        self, cutoff: float, after: int, limit: int, writer: _ArchiveWriter | None
+    ) -> tuple[int, int]:
+        """One chunk of lanes: returns (entries purged, last lane id or -1 when done)."""
+        with self.store.transaction() as conn:
+            lanes = conn.fetchall(
+                "SELECT lane_id, lane, purged_below, head_seq FROM sync_lane "
+                "WHERE purged_below < head_seq AND last_ack_at < ? AND lane_id > ? "
+                "ORDER BY lane_id LIMIT ?",
+                (cutoff, after, limit),
+            )
+            if not lanes:
+                return 0, -1
+            if writer is not None:
+                writer.start({})
+                for lane_id, lane, lo, hi in lanes:
+                    base = int(lane_id) * SEQ_SPAN
+                    for entry_id, idem, payload, at, state in conn.fetchall(
+                        "SELECT id, idem, payload, enqueued_at, state FROM sync_entry "
+                        "WHERE id >= ? AND id < ? ORDER BY id",
+                        (base + int(lo), base + int(hi)),
+                    ):
+                        seq = int(entry_id) - base
+                        writer.line(
+                            {
+                                "kind": "entry",
+                                "lane": lane,
+                                "sequence": seq,
+                                "idempotency_key": idem or f"{lane}:{seq}",
+                                "enqueued_at": float(at),
+                                "state": state,
+                                "payload": json.loads(payload),
+                            }
+                        )
+                writer.sync()  # on disk before the rows go
+            purged = 0
+            for part in _chunks(lanes, 100):
+                ranges = [
+                    (int(lid) * SEQ_SPAN + int(lo), int(lid) * SEQ_SPAN + int(hi))
+                    for lid, _, lo, hi in part
+                ]
+                where = " OR ".join("(id >= ? AND id < ?)" for _ in ranges)
+                cur = conn.execute(
+                    f"DELETE FROM sync_entry WHERE {where}",  # noqa: S608 - placeholders only
+                    [v for r in ranges for v in r],
+                )
+                purged += max(0, cur.rowcount)
+            conn.executemany(
+                "UPDATE sync_lane SET purged_below = ? WHERE lane_id = ? AND purged_below = ?",
+                [(int(hi), int(lid), int(lo)) for lid, _, lo, hi in lanes],
+            )
+            return purged, int(lanes[-1][0]) if len(lanes) == limit else -1
 
     def entries(self, key: str, *, kind: str = CASE_EVENT) -> list[dict[str, Any]]:
         """Every retained entry of one case, with its state (for audits and tests)."""

@@ -1,0 +1,201 @@
+"""Freshness: how long after a hall commits an event does the province apply it?
+
+A producer commits events one per transaction, at a steady rate, through the public API (as a
+hall would: ``parse_case_event`` then ``Outbox.enqueue_events`` inside the hall's own
+``store.transaction()``), while long-running workers (``govlink sync run``, in their own
+processes, started and idle before the load) deliver them to the mock province served by
+uvicorn in another process. The mock's journal keeps every request's time and body, so
+
+    latency = time the platform applied the event − time the producer's commit returned
+
+for every event, both on this machine's clock. Reported: p50 / p90 / p99 / max, and the events
+the platform saw twice (``duplicates``, must be 0) or never.
+
+    .venv/bin/python bench/bench_latency.py                       # SQLite, 100 and 500 events/s
+    .venv/bin/python bench/bench_latency.py --postgres postgresql://postgres@127.0.0.1/postgres
+    .venv/bin/python bench/bench_latency.py --rates 100 --seconds 10 --workers 2
+
+With ``--postgres`` the bench creates a database of its own on that server and drops it after.
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import os
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from bench_sync import mock_process, year_events
+
+from govlink._http import httpx
+from govlink.domain import parse_case_event
+from govlink.store import Store, open_store
+from govlink.sync import Outbox
+
+
+@contextmanager
+def fresh_store_url(postgres: str | None, tmp: Path) -> Iterator[str]:
+    """A SQLite file in ``tmp``, or a database of its own on the ``postgres`` server."""
+    if postgres is None:
+        yield f"sqlite:///{tmp / 'govlink.db'}"
+        return
+    import psycopg
+
+    name = f"govlink_bench_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(postgres, autocommit=True) as admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+    base, _, _ = postgres.rpartition("/")
+    try:
+        yield f"{base}/{name}"
+    finally:
+        with psycopg.connect(postgres, autocommit=True) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def start_worker(store_url: str, province: str, home: Path) -> subprocess.Popen[bytes]:
+    cmd = [sys.executable, "-m", "govlink", "sync", "run", "--store", store_url,
+           "--province", province, "--concurrency", "4"]  # fmt: skip
+    env = {**os.environ, "GOVLINK_HOME": str(home)}
+    return subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)  # noqa: S603 - fixed arguments
+
+
+def applied_times(url: str) -> tuple[dict[tuple[str, int], float], int]:
+    """(case, sequence) -> time the platform applied it; and how many repeats it saw."""
+    applied: dict[tuple[str, int], float] = {}
+    repeats = 0
+    since = 0
+    while True:
+        page = httpx.get(f"{url}/admin/journal", params={"since": since, "limit": 2000}, timeout=60)
+        entries = page.json()["entries"]
+        if not entries:
+            break
+        for entry in entries:
+            since = int(entry["index"]) + 1
+            body = entry.get("body")
+            if not body or not entry["path"].endswith("events:batch"):
+                continue
+            events = json.loads(body).get("events", [])
+            for event, outcome in zip(events, entry["outcomes"], strict=False):
+                slot = (str(event["case_number"]), int(event["sequence"]))
+                if outcome == "A":
+                    if slot in applied:
+                        repeats += 1
+                    applied.setdefault(slot, float(entry["time"]))
+                elif outcome == "D":
+                    repeats += 1
+    return applied, repeats
+
+
+def produce(
+    store: Store, outbox: Outbox, rate: float, count: int, threads: int
+) -> dict[tuple[str, int], float]:
+    """Commit ``count`` events one per transaction at ``rate`` per second; commit times.
+
+    Event ``i`` is due at ``start + i / rate``; ``threads`` clerks commit them (several
+    hall requests at once, as in a hall), each taking the next due event. Events of one case
+    are committed in sequence order (a clerk waits for the case's previous commit)."""
+    events = [parse_case_event(e) for e in year_events(count)]
+    committed: dict[tuple[str, int], float] = {}
+    lock = threading.Lock()
+    position = itertools.count()
+    start = time.monotonic()
+
+    def clerk() -> None:
+        while True:
+            with lock:
+                i = next(position)
+            if i >= len(events):
+                return
+            event = events[i]
+            wait = start + i / rate - time.monotonic()
+            if wait > 0:
+                time.sleep(wait)
+            while event.sequence > 1 and (event.case_number, event.sequence - 1) not in committed:
+                time.sleep(0.001)
+            with store.transaction() as conn:  # the hall's own transaction
+                outbox.enqueue_events([event], conn=conn)
+            committed[(event.case_number, event.sequence)] = time.time()
+
+    pool = [threading.Thread(target=clerk) for _ in range(threads)]
+    for t in pool:
+        t.start()
+    for t in pool:
+        t.join()
+    return committed
+
+
+def measure(
+    store_url: str, rate: float, seconds: float, workers: int, clerks: int, tmp: Path
+) -> dict[str, Any]:
+    count = int(rate * seconds)
+    store = open_store(store_url)
+    outbox = Outbox(store)  # migrates before the workers start
+    with mock_process(capture_bodies=True) as province:
+        procs = [start_worker(store_url, province, tmp) for _ in range(workers)]
+        try:
+            time.sleep(3.0)  # the workers start up and go idle before the load begins
+            for p in procs:
+                if p.poll() is not None:
+                    raise RuntimeError(p.stderr.read().decode() if p.stderr else "worker died")
+            t0 = time.perf_counter()
+            committed = produce(store, outbox, rate, count, clerks)
+            produced_s = time.perf_counter() - t0
+            deadline = time.monotonic() + 120
+            while time.monotonic() < deadline:
+                state = httpx.get(province + "/admin/state", timeout=30).json()
+                if state["events_applied"] >= count:
+                    break
+                time.sleep(0.2)
+        finally:
+            for p in procs:
+                p.send_signal(signal.SIGTERM)
+            for p in procs:
+                p.wait(timeout=60)
+        applied, repeats = applied_times(province)
+    store.close()
+    lat = sorted((applied[slot] - at) * 1000 for slot, at in committed.items() if slot in applied)
+    q = statistics.quantiles(lat, n=100, method="inclusive") if len(lat) > 1 else lat * 99
+    return {
+        "store": store_url.split(":", 1)[0],
+        "rate": rate,
+        "workers": workers,
+        "clerks": clerks,
+        "events": count,
+        "achieved_rate": round(count / produced_s, 1),
+        "p50_ms": round(q[49], 1),
+        "p90_ms": round(q[89], 1),
+        "p99_ms": round(q[98], 1),
+        "max_ms": round(lat[-1], 1) if lat else None,
+        "missing": count - len(lat),
+        "duplicates": repeats,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--postgres", metavar="URL", help="PostgreSQL server (default: SQLite)")
+    parser.add_argument("--rates", default="100,500", help="events per second (comma list)")
+    parser.add_argument("--seconds", type=float, default=20.0, help="load duration per rate")
+    parser.add_argument("--workers", type=int, default=1, help="worker processes")
+    parser.add_argument("--clerks", type=int, default=4, help="producer threads (default 4)")
+    args = parser.parse_args()
+    for rate in (float(r) for r in args.rates.split(",")):
+        with tempfile.TemporaryDirectory() as tmp, fresh_store_url(args.postgres, Path(tmp)) as url:
+            result = measure(url, rate, args.seconds, args.workers, args.clerks, Path(tmp))
+        print(json.dumps(result), flush=True)
+
+
+if __name__ == "__main__":
+    main()
