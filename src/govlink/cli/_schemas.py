@@ -1,6 +1,7 @@
 """``govlink schemas export [--check] [--dir DIR]``: JSON Schemas of the public models.
 
-One file per entry of :data:`PUBLIC_MODELS` (``<name>.schema.json``), written deterministically
+One file per entry of :data:`PUBLIC_MODELS` (``<name>.schema.json``) and the identity provider's
+OpenAPI document (``openapi-identity.json``), written deterministically
 (sorted keys, two-space indent, UTF-8, trailing newline) so the committed ``schemas/`` can be
 compared byte for byte. ``--check`` writes nothing and exits 1 listing the files that are missing
 or differ; files in the directory that the exporter does not write (e.g. an OpenAPI document)
@@ -62,6 +63,13 @@ def render_schemas(models: Sequence[tuple[str, Any]] = PUBLIC_MODELS) -> list[Sc
     ]
 
 
+def _all_files() -> list[SchemaFile]:
+    # The model schemas and the identity provider's OpenAPI document (hand-built in code).
+    from ..identity._openapi import render_identity_openapi
+
+    return [*render_schemas(), SchemaFile("openapi-identity.json", render_identity_openapi())]
+
+
 def export_schemas(directory: Path, *, check: bool = False) -> list[str]:
     """Write (or with ``check``, compare) the schema files in ``directory``.
 
@@ -74,7 +82,7 @@ def export_schemas(directory: Path, *, check: bool = False) -> list[str]:
     changed: list[str] = []
     if not check:
         directory.mkdir(parents=True, exist_ok=True)
-    for schema in render_schemas():
+    for schema in _all_files():
         path = directory / schema.name
         current = path.read_text(encoding="utf-8") if path.is_file() else None
         if current == schema.text:
@@ -89,7 +97,7 @@ def _run(ctx: CliContext) -> int:
     directory = Path(ctx.args.dir)
     check: bool = ctx.args.check
     changed = export_schemas(directory, check=check)
-    total = len(PUBLIC_MODELS)
+    total = len(PUBLIC_MODELS) + 1  # + openapi-identity.json
     if check:
         listing = "".join(f"\n  {directory / name}" for name in changed)
         human = (

@@ -52,6 +52,7 @@ from ._halls import Client
 from ._issuer import LogoutNotice, TokenSet
 from ._jose import VerificationKey, b64url_decode, b64url_encode, loads_strict
 from ._logout import LogoutOutbox
+from ._openapi import MAX_FORM_BYTES, identity_openapi
 from ._signin import (
     Authentication,
     Authenticator,
@@ -156,6 +157,41 @@ class _ClientAuthFailed(OAuthError):
     """``invalid_client`` (401 with a ``WWW-Authenticate`` challenge)."""
 
     code = "invalid_client"
+
+
+class _BodyTooLarge(OAuthError):
+    """A request body over :data:`MAX_FORM_BYTES` (413; RFC error ``invalid_request``)."""
+
+    code = "body_too_large"
+
+    def __init__(self) -> None:
+        super().__init__("invalid_request", f"request body larger than {MAX_FORM_BYTES} bytes")
+
+
+def _status_of(exc: OAuthError) -> int:
+    """The HTTP status of a refused request: 413 for an oversized body, else 400."""
+    return 413 if isinstance(exc, _BodyTooLarge) else 400
+
+
+async def _bounded_body(request: Request, limit: int) -> bytes:
+    """The request body, read chunk by chunk and refused as soon as it passes ``limit``
+    bytes, so that a huge (or endless) upload never sits in memory whole.
+
+    Raises:
+        _BodyTooLarge: a declared ``Content-Length`` or the bytes received exceed ``limit``.
+    """
+    declared = request.headers.get("content-length", "")
+    # Length-checked before int(): a 5,000-digit header must not reach the int() limit.
+    if declared.isascii() and declared.isdigit() and (len(declared) > 12 or int(declared) > limit):
+        raise _BodyTooLarge
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise _BodyTooLarge
+        chunks.append(chunk)
+    return b"".join(chunks)
 
 
 class _BadAuthorizeRequest(Exception):
@@ -359,16 +395,14 @@ class _Provider:
         if isinstance(exc, _ClientAuthFailed):
             headers = {**_NO_STORE, "WWW-Authenticate": 'Basic realm="govlink"'}
             return JSONResponse(exc.to_oauth(), status_code=401, headers=headers)
-        return JSONResponse(exc.to_oauth(), status_code=400, headers=_NO_STORE)
+        return JSONResponse(exc.to_oauth(), status_code=_status_of(exc), headers=_NO_STORE)
 
     async def _form(self, request: Request) -> dict[str, str]:
         # RFC 6749 §3.2: form-urlencoded only, and no parameter more than once.
         content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
         if content_type != "application/x-www-form-urlencoded":
             raise OAuthError("invalid_request", "body must be application/x-www-form-urlencoded")
-        body = await request.body()
-        if len(body) > 64 * 1024:
-            raise OAuthError("invalid_request", "request body too large")
+        body = await _bounded_body(request, MAX_FORM_BYTES)
         try:
             pairs = parse_qsl(body.decode("utf-8"), keep_blank_values=True, strict_parsing=False)
         except UnicodeDecodeError:
@@ -524,7 +558,7 @@ class _Provider:
             params = await self._params(request)
             client, redirect_uri = self._validate_client(params)
         except OAuthError as exc:
-            return _page("Sign-in request refused", exc.description, status=400)
+            return _page("Sign-in request refused", exc.description, status=_status_of(exc))
         except _BadAuthorizeRequest as exc:
             return _page("Sign-in request refused", str(exc), status=400)
         try:
@@ -763,7 +797,7 @@ class _Provider:
         try:
             form = await self._form(request)
         except OAuthError as exc:
-            return _page("Sign-in refused", exc.description, status=400)
+            return _page("Sign-in refused", exc.description, status=_status_of(exc))
         address = request.client.host if request.client else "-"
         return await run_in_threadpool(
             self._sign_in,
@@ -934,6 +968,8 @@ class _Provider:
         if not token and request.method == "POST":
             try:
                 token = (await self._form(request)).get("access_token", "")
+            except _BodyTooLarge as exc:
+                return self._oauth_error(exc)
             except OAuthError:
                 token = ""
         verified = await run_in_threadpool(self.issuer._verify_any, token) if token else None
@@ -958,7 +994,7 @@ class _Provider:
         try:
             params = await self._params(request)
         except OAuthError as exc:
-            return _page("Sign-out request refused", exc.description, status=400)
+            return _page("Sign-out request refused", exc.description, status=_status_of(exc))
         cookie = request.cookies.get(SESSION_COOKIE)
         redirect = self._post_logout_redirect(params)
         notices: list[LogoutNotice] = []
@@ -1009,6 +1045,11 @@ class _Provider:
         except (IdentityError, ValueError):
             return None
         return aud if aud != "-" else None
+
+
+async def _openapi_document(request: Request) -> Response:
+    # The protocol only (no hall, key or secret): nothing the discovery document hides.
+    return JSONResponse(identity_openapi(), headers={"Cache-Control": "max-age=300"})
 
 
 def redirect_allowed(uri: str, registered: Iterable[str]) -> bool:
@@ -1152,6 +1193,7 @@ def create_provider_app(
         Route("/revoke", provider.revoke, methods=["POST"]),
         Route("/introspect", provider.introspect, methods=["POST"]),
         Route("/logout", provider.logout, methods=["GET", "POST"]),
+        Route("/openapi.json", _openapi_document, methods=["GET"]),
     ]
     if city.issuer.id_token_alg is None and any(k.alg == "RS256" for k in city.keys.list_keys()):
         # OIDC clients expect RS256 ID tokens unless they registered otherwise.
