@@ -178,8 +178,9 @@ HOSTILE_CLIENT, HOSTILE_SECRET = "hall-370502", "hostile-secret-0123456789"
 HOSTILE_USER, HOSTILE_PASSWORD = "clerk", "correct horse battery"
 
 
-def hostile_provider(directory: Path) -> Any:
-    """A provider app on a fresh SQLite store in ``directory``: the demo city's halls, one of
+def hostile_provider(directory: Path, store: Any = None) -> Any:
+    """A provider app on ``store`` (default: a fresh SQLite store in ``directory``): the demo
+    city's halls, one of
     them allowed every grant (``HOSTILE_CLIENT``), and the development sign-in page with one
     user — so fuzzed requests reach every branch, not only the first refusal."""
     import dataclasses
@@ -199,7 +200,7 @@ def hostile_provider(directory: Path) -> Any:
     )
     from govlink.store import SQLiteStore
 
-    store = SQLiteStore(directory / "idp.db")
+    store = store if store is not None else SQLiteStore(directory / "idp.db")
     clock = VirtualClock()
     keys = KeyRing(
         store,

@@ -107,8 +107,11 @@ def _token_request(grant: str, required: list[str], **fields: Any) -> dict[str, 
     return {
         "type": "object",
         "required": ["grant_type", *required],
-        "properties": {"grant_type": {"type": "string", "enum": [grant]}, **fields,
-                       **_CLIENT_AUTH_FIELDS},
+        "properties": {
+            "grant_type": {"type": "string", "enum": [grant]},
+            **fields,
+            **_CLIENT_AUTH_FIELDS,
+        },
     }
 
 
@@ -191,7 +194,7 @@ def _schemas() -> dict[str, Any]:
         },
         "Introspection": {
             "type": "object",
-            "description": "RFC 7662 §2.2; only ``active`` for a token not addressed to the caller.",
+            "description": "RFC 7662 §2.2; only ``active`` for a token not meant for the caller.",
             "required": ["active"],
             "properties": {"active": {"type": "boolean"}},
         },
@@ -341,7 +344,10 @@ def _paths() -> dict[str, Any]:
             ("403", "A valid token without the openid scope."),
         )
     }
-    userinfo_ok = {"description": "Claims the token's scopes release.", "content": _json("UserInfo")}
+    userinfo_ok = {
+        "description": "Claims the token's scopes release.",
+        "content": _json("UserInfo"),
+    }
     client_auth: list[dict[str, list[str]]] = [{"clientBasic": []}, {}]
     return {
         "/.well-known/openid-configuration": discovery,

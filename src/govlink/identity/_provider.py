@@ -168,6 +168,19 @@ class _BodyTooLarge(OAuthError):
         super().__init__("invalid_request", f"request body larger than {MAX_FORM_BYTES} bytes")
 
 
+def _refuse_nul(params: Mapping[str, str]) -> None:
+    """No OAuth parameter holds a NUL character, and PostgreSQL text cannot store one (a
+    ``nonce`` or ``code_challenge`` with NUL would fail at the store, as a 500).
+
+    Raises:
+        OAuthError: ``invalid_request`` naming the parameter.
+    """
+    for name, value in params.items():
+        if "\x00" in name or "\x00" in value:
+            shown = name.replace("\x00", "\\0")[:40]
+            raise OAuthError("invalid_request", f"parameter {shown!r} contains a NUL character")
+
+
 def _status_of(exc: OAuthError) -> int:
     """The HTTP status of a refused request: 413 for an oversized body, else 400."""
     return 413 if isinstance(exc, _BodyTooLarge) else 400
@@ -412,6 +425,7 @@ class _Provider:
             if name in form:
                 raise OAuthError("invalid_request", f"parameter {name[:40]!r} repeated")
             form[name] = value
+        _refuse_nul(form)
         return form
 
     async def _params(self, request: Request) -> dict[str, str]:
@@ -421,6 +435,7 @@ class _Provider:
             if name in params:
                 raise OAuthError("invalid_request", f"parameter {name[:40]!r} repeated")
             params[name] = value
+        _refuse_nul(params)
         if request.method == "POST":
             for name, value in (await self._form(request)).items():
                 if name in params:
@@ -640,8 +655,14 @@ class _Provider:
             raise _RedirectError("invalid_request", "code_challenge_method must be S256")
         required = self._required_acr(params)
         max_age = params.get("max_age")
-        if max_age is not None and not (max_age.isascii() and max_age.isdigit()):
-            raise _RedirectError("invalid_request", "max_age must be a non-negative integer")
+        # At most 10 digits (over 300 years): a longer number is no age, and int() of
+        # thousands of digits raises instead of answering.
+        if max_age is not None and not (
+            max_age.isascii() and max_age.isdigit() and len(max_age) <= 10
+        ):
+            raise _RedirectError(
+                "invalid_request", "max_age must be a non-negative integer of at most 10 digits"
+            )
         prompt = set(params.get("prompt", "").split())
         if "none" in prompt and len(prompt) > 1:
             raise _RedirectError("invalid_request", "prompt=none cannot be combined")
