@@ -672,3 +672,44 @@ def test_every_logout_parameter_with_every_hostile_value(raw: Raw) -> None:
             base = {"client_id": HOSTILE_CLIENT, "post_logout_redirect_uri": REDIRECT, name: value}
             answer = raw.send("GET", "/logout", query=encode(list(base.items())))
             assert_well_formed("/logout", answer)
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "status"),
+    [
+        ("GET", "/nowhere", 404),
+        ("GET", "/token", 405),
+        ("PUT", "/authorize", 405),
+        ("DELETE", "/jwks", 405),
+    ],
+)
+def test_unknown_paths_and_methods_answer_in_the_oauth_shape(
+    raw: Raw, method: str, path: str, status: int
+) -> None:
+    answer = raw.send(method, path)
+    assert answer.status == status
+    assert answer.json()["error"] == "invalid_request"
+    if status == 405:
+        assert "allow" in answer.headers
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "query", "body"),
+    [
+        ("GET", "/authorize", b"state=a&state=b", b""),
+        ("GET", "/authorize", b"state=a&st%61te=b", b""),
+        ("POST", "/authorize", b"state=a", b"state=b"),
+        ("POST", "/logout", b"state=a", b"state=b"),
+        ("GET", "/logout", b"client_id=a&client_id=a", b""),
+        ("POST", "/token", b"", b"grant_type=client_credentials&grant_type=client_credentials"),
+        ("POST", "/introspect", b"", b"token=a&token=b"),
+    ],
+)
+def test_a_repeated_parameter_is_refused_in_query_and_body_alike(
+    raw: Raw, method: str, path: str, query: bytes, body: bytes
+) -> None:
+    answer = raw.send(
+        method, path, query=query, body=body, headers=[(b"content-type", FORM), GOOD_AUTH]
+    )
+    assert answer.status == 400
+    assert b"repeated" in answer.body

@@ -1068,6 +1068,19 @@ class _Provider:
         return aud if aud != "-" else None
 
 
+async def _framework_error(request: Request, exc: Exception) -> Response:
+    # An unknown path or a method an endpoint does not take: the RFC 6749 §5.2 JSON shape
+    # every other refusal of this server has, not the framework's plain text.
+    status = getattr(exc, "status_code", 404)
+    headers = dict(getattr(exc, "headers", None) or {})  # 405 keeps its Allow header
+    description = "no such endpoint" if status == 404 else "method not allowed here"
+    return JSONResponse(
+        {"error": "invalid_request", "error_description": description},
+        status_code=status,
+        headers={**_NO_STORE, **headers},
+    )
+
+
 async def _openapi_document(request: Request) -> Response:
     # The protocol only (no hall, key or secret): nothing the discovery document hides.
     return JSONResponse(identity_openapi(), headers={"Cache-Control": "max-age=300"})
@@ -1241,6 +1254,10 @@ def create_provider_app(
             if started:
                 await run_in_threadpool(revocations.stop_listening)
 
-    app = Starlette(routes=routes, lifespan=lifespan)
+    app = Starlette(
+        routes=routes,
+        lifespan=lifespan,
+        exception_handlers={404: _framework_error, 405: _framework_error},
+    )
     app.state.provider = provider
     return app
