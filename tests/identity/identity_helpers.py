@@ -175,6 +175,8 @@ def two_idp_servers(postgres_url: str, tmp_path: Path) -> Iterator[tuple[str, st
 
 #: The client of the hostile-input tests (every grant) and its secret.
 HOSTILE_CLIENT, HOSTILE_SECRET = "hall-370502", "hostile-secret-0123456789"
+#: A ``private_key_jwt`` client of the hostile-input tests (its key is generated per app).
+HOSTILE_ROBOT = "robot-370502"
 HOSTILE_USER, HOSTILE_PASSWORD = "clerk", "correct horse battery"
 
 
@@ -217,9 +219,28 @@ def hostile_provider(directory: Path, store: Any = None) -> Any:
             "urn:ietf:params:oauth:grant-type:token-exchange",
         }
     )
+    from joserfc.jwk import ECKey
+
+    from govlink.identity import Client
+
+    robot = Client(
+        client_id=HOSTILE_ROBOT,
+        hall_code="370502",
+        name="robot",
+        audience=HOSTILE_ROBOT,
+        scopes=frozenset({"cases:read"}),
+        grant_types=frozenset({"client_credentials"}),
+        auth_method="private_key_jwt",
+        jwks={"keys": [ECKey.generate_key("P-256", auto_kid=True).as_dict(private=False)]},
+    )
     halls = HallRegistry(
-        dataclasses.replace(c, grant_types=grants) if c.client_id == HOSTILE_CLIENT else c
-        for c in HallRegistry.demo_city()
+        [
+            *(
+                dataclasses.replace(c, grant_types=grants) if c.client_id == HOSTILE_CLIENT else c
+                for c in HallRegistry.demo_city()
+            ),
+            robot,
+        ]
     )
     issuer = Issuer(issuer=ISSUER, keys=keys, halls=halls, store=store, clock=clock)
     user = DevUser(HOSTILE_USER, HOSTILE_PASSWORD, "11010519491231002X", "张三", "3")

@@ -26,8 +26,10 @@ from hypothesis import strategies as st
 from identity_helpers import (
     HOSTILE_CLIENT,
     HOSTILE_PASSWORD,
+    HOSTILE_ROBOT,
     HOSTILE_SECRET,
     HOSTILE_USER,
+    ISSUER,
     hostile_provider,
 )
 
@@ -713,3 +715,160 @@ def test_a_repeated_parameter_is_refused_in_query_and_body_alike(
     )
     assert answer.status == 400
     assert b"repeated" in answer.body
+
+
+# -- JWT-shaped garbage wherever a token is read before (or without) its signature ------------
+
+json_values = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.integers(min_value=10**30, max_value=10**40)
+    | st.floats(allow_nan=False)
+    | st.text(max_size=12)
+    | st.sampled_from([HOSTILE_ROBOT, HOSTILE_CLIENT, ISSUER, ISSUER + "/token"]),
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner, max_size=3)
+    ),
+    max_leaves=6,
+)
+claim_names = st.sampled_from(
+    [
+        "iss",
+        "sub",
+        "aud",
+        "exp",
+        "iat",
+        "nbf",
+        "jti",
+        "scope",
+        "client_id",
+        "sid",
+        "azp",
+        "token_use",
+        "cnf",
+        "acr",
+    ]
+)
+
+
+def b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+@st.composite
+def crafted_tokens(draw: st.DrawFn) -> str:
+    claims = draw(st.dictionaries(claim_names, json_values, max_size=8))
+    if draw(st.booleans()):  # often claim to be the robot, so the checks past `iss` run
+        claims.update(iss=HOSTILE_ROBOT, sub=HOSTILE_ROBOT)
+    header = draw(
+        st.dictionaries(
+            st.sampled_from(["alg", "kid", "typ", "crit", "jku"]), json_values, max_size=4
+        )
+    )
+    payload = draw(st.sampled_from([json.dumps(claims), json.dumps(claims)[:-1], "[1]", "1e999"]))
+    return ".".join(
+        [
+            b64(json.dumps(header).encode()),
+            b64(payload.encode()),
+            draw(st.sampled_from(["", "AAAA", b64(b"x" * 64)])),
+        ]
+    )
+
+
+@pytest.mark.parametrize(
+    "where",
+    [
+        "assertion",
+        "bearer",
+        "introspect",
+        "revoke",
+        "subject_token",
+        "id_token_hint",
+        "ticket",
+        "refresh_token",
+    ],
+)
+@settings(SETTINGS, max_examples=80)
+@given(token=crafted_tokens())
+def test_crafted_tokens_never_get_a_server_error(raw: Raw, token: str, where: str) -> None:
+    form_headers = [(b"content-type", FORM)]
+    if where == "assertion":
+        path, answer = (
+            "/token",
+            raw.send(
+                "POST",
+                "/token",
+                headers=form_headers,
+                body=encode(
+                    [
+                        ("grant_type", "client_credentials"),
+                        ("client_assertion", token),
+                        (
+                            "client_assertion_type",
+                            "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
+                        ),
+                    ]
+                ),
+            ),
+        )
+    elif where == "bearer":
+        path, answer = (
+            "/userinfo",
+            raw.send("GET", "/userinfo", headers=[(b"authorization", b"Bearer " + token.encode())]),
+        )
+    elif where in ("introspect", "revoke"):
+        path = f"/{where}"
+        answer = raw.send(
+            "POST", path, headers=[*form_headers, GOOD_AUTH], body=encode([("token", token)])
+        )
+    elif where in ("subject_token", "refresh_token"):
+        grant = (
+            "urn:ietf:params:oauth:grant-type:token-exchange"
+            if where == "subject_token"
+            else "refresh_token"
+        )
+        path, answer = (
+            "/token",
+            raw.send(
+                "POST",
+                "/token",
+                headers=[*form_headers, GOOD_AUTH],
+                body=encode([("grant_type", grant), (where, token)]),
+            ),
+        )
+    elif where == "id_token_hint":
+        path, answer = (
+            "/logout",
+            raw.send(
+                "GET",
+                "/logout",
+                query=encode([("id_token_hint", token), ("post_logout_redirect_uri", REDIRECT)]),
+            ),
+        )
+    else:
+        path, answer = (
+            "/authorize",
+            raw.send("GET", "/authorize", query=encode(authorize_query(ticket=token))),
+        )
+    assert_well_formed(path, answer)
+
+
+@pytest.mark.parametrize("aud", [[{}], [[1]], [None, {"a": 1}], {"x": 1}, 7])
+def test_an_assertion_audience_of_any_json_type_is_refused(raw: Raw, aud: Any) -> None:
+    claims = {"iss": HOSTILE_ROBOT, "sub": HOSTILE_ROBOT, "aud": aud}
+    token = ".".join([b64(b'{"alg":"ES256"}'), b64(json.dumps(claims).encode()), "AAAA"])
+    answer = raw.send(
+        "POST",
+        "/token",
+        headers=[(b"content-type", FORM)],
+        body=encode(
+            [
+                ("grant_type", "client_credentials"),
+                ("client_assertion", token),
+                ("client_assertion_type", "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"),
+            ]
+        ),
+    )
+    assert answer.status == 401
+    assert answer.json()["error_description"] == "client_assertion aud is not this server"

@@ -365,7 +365,9 @@ class _Provider:
         audiences = {self.issuer.issuer, f"{self.base}/token", f"{self.base}{request.url.path}"}
         aud = claimed.get("aud")
         named = [aud] if isinstance(aud, str) else aud if isinstance(aud, list) else []
-        target = next((a for a in named if a in audiences), None)
+        # Unverified claims: an audience list may hold anything JSON does (a dict, a list),
+        # and only a string can name this server.
+        target = next((a for a in named if isinstance(a, str) and a in audiences), None)
         if target is None:
             raise _ClientAuthFailed("invalid_client", "client_assertion aud is not this server")
         try:
