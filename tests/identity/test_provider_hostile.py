@@ -872,3 +872,57 @@ def test_an_assertion_audience_of_any_json_type_is_refused(raw: Raw, aud: Any) -
     )
     assert answer.status == 401
     assert answer.json()["error_description"] == "client_assertion aud is not this server"
+
+
+def test_every_sign_in_field_with_every_hostile_value(raw: Raw) -> None:
+    page = raw.send("GET", "/authorize", query=encode(authorize_query()))
+    request_id = re.search(r"name='request' value='([^']+)'", page.body.decode())
+    csrf = re.search(r"name='csrf' value='([^']+)'", page.body.decode())
+    assert request_id
+    assert csrf
+    good = {"request": request_id[1], "csrf": csrf[1], "username": "x", "password": "y"}
+    statuses = set()
+    for name in good:
+        for value in HOSTILE_VALUES:
+            form = encode(list({**good, name: value}.items()))
+            for cookie in (f"govlink_csrf={csrf[1]}", f"govlink_csrf={value}", value):
+                answer = raw.send(
+                    "POST",
+                    "/sign-in",
+                    body=form,
+                    headers=[(b"content-type", FORM), (b"cookie", cookie.encode())],
+                )
+                assert_well_formed("/sign-in", answer)
+                statuses.add(answer.status)
+    # The sweep got past the CSRF check to the password check and on to the throttle.
+    assert {400, 401, 403, 429} <= statuses
+
+
+@pytest.mark.parametrize("challenge", ["é" * 43, "x", "a" * 44, "a" * 42 + "=", "a" * 42 + "+"])
+def test_a_code_challenge_that_is_no_s256_value_is_refused(raw: Raw, challenge: str) -> None:
+    cookie, _ = sign_in(raw)
+    answer = raw.send(
+        "GET",
+        "/authorize",
+        query=encode(authorize_query(code_challenge=challenge)),
+        headers=[(b"cookie", f"govlink_sso={cookie}".encode())],
+    )
+    assert answer.status == 303
+    assert answer.location()["error"] == ["invalid_request"]
+    assert "code_challenge" in answer.location()["error_description"][0]
+
+
+@pytest.mark.parametrize("odd", ["é", "\u202e" * 3, "ÿ"])
+def test_a_non_ascii_csrf_cookie_or_field_is_refused_with_403(raw: Raw, odd: str) -> None:
+    page = raw.send("GET", "/authorize", query=encode(authorize_query()))
+    request_id = re.search(r"name='request' value='([^']+)'", page.body.decode())
+    assert request_id
+    for field, cookie in ((odd, odd), ("token", odd), (odd, "token")):
+        form = encode([("request", request_id[1]), ("csrf", field), ("username", "x")])
+        answer = raw.send(
+            "POST",
+            "/sign-in",
+            body=form,
+            headers=[(b"content-type", FORM), (b"cookie", f"govlink_csrf={cookie}".encode())],
+        )
+        assert answer.status == 403

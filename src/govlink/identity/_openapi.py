@@ -255,7 +255,14 @@ def _schemas() -> dict[str, Any]:
         "AuthorizeRequest": {
             "type": "object",
             "description": "OIDC Core §3.1.2.1 (code flow with PKCE S256 only).",
-            "required": ["client_id", "redirect_uri", "response_type", "scope"],
+            "required": [
+                "client_id",
+                "redirect_uri",
+                "response_type",
+                "scope",
+                "code_challenge",
+                "code_challenge_method",
+            ],
             "properties": {
                 "client_id": _STR,
                 "redirect_uri": _STR,
@@ -263,7 +270,11 @@ def _schemas() -> dict[str, Any]:
                 "scope": scope,
                 "state": _STR,
                 "nonce": _STR,
-                "code_challenge": _STR,
+                "code_challenge": {
+                    "type": "string",
+                    "pattern": "^[A-Za-z0-9_-]{43}$",
+                    "description": "PKCE S256: BASE64URL(SHA-256(code_verifier)).",
+                },
                 "code_challenge_method": {"type": "string", "enum": ["S256"]},
                 "prompt": _STR,
                 "max_age": {"type": "string", "pattern": "^[0-9]{1,10}$"},

@@ -23,6 +23,7 @@ import hashlib
 import hmac
 import json
 import logging
+import re
 import secrets
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -84,6 +85,7 @@ _GRANTS_SUPPORTED: Final = (
 _AUTH_METHODS: Final = ("client_secret_basic", "client_secret_post", "private_key_jwt")
 _ASSERTION_TYPE: Final = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 _ASSERTION_ALGS: Final = ("ES256", "EdDSA", "RS256", "PS256")
+_S256_CHALLENGE: Final = re.compile(r"[A-Za-z0-9_-]{43}")
 
 
 def _sha256(text: str) -> str:
@@ -537,7 +539,8 @@ class _Provider:
                 raise OAuthError("invalid_request", "code_verifier is required (PKCE)")
             else:
                 digest = hashlib.sha256(verifier.encode("ascii", "replace")).digest()
-                if not hmac.compare_digest(b64url_encode(digest), challenge):
+                # Bytes: compare_digest refuses str with non-ASCII characters (a TypeError).
+                if not hmac.compare_digest(b64url_encode(digest).encode(), challenge.encode()):
                     raise OAuthError("invalid_grant", "code_verifier does not match (PKCE)")
                 conn.execute(
                     "UPDATE identity_auth_codes SET used_at = ? WHERE code_hash = ?",
@@ -655,6 +658,11 @@ class _Provider:
             raise _RedirectError("invalid_request", "code_challenge is required (PKCE S256)")
         if params.get("code_challenge_method") != "S256":
             raise _RedirectError("invalid_request", "code_challenge_method must be S256")
+        if not _S256_CHALLENGE.fullmatch(params["code_challenge"]):
+            # RFC 7636 §4.2: BASE64URL(SHA-256(verifier)), always 43 characters.
+            raise _RedirectError(
+                "invalid_request", "code_challenge must be 43 base64url characters (S256)"
+            )
         required = self._required_acr(params)
         max_age = params.get("max_age")
         # At most 10 digits (over 300 years): a longer number is no age, and int() of
@@ -849,7 +857,8 @@ class _Provider:
         if not (
             csrf
             and csrf_cookie
-            and hmac.compare_digest(csrf, csrf_cookie)
+            # Bytes: a cookie or field may hold non-ASCII text, which compare_digest refuses.
+            and hmac.compare_digest(csrf.encode(), csrf_cookie.encode())
             and hmac.compare_digest(_sha256(csrf), csrf_hash)
         ):
             _log.info("sign-in post refused: CSRF token missing or wrong")
