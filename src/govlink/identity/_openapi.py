@@ -475,7 +475,13 @@ def _document() -> dict[str, Any]:
         "info": {
             "title": "govlink city identity provider",
             "version": "1",
-            "description": __doc__.split("\n\n")[0] if __doc__ else "",
+            # Not taken from __doc__: `python -OO` strips docstrings, and the document must not
+            # change with the interpreter's flags.
+            "description": (
+                "OAuth 2.0 / OpenID Connect provider of the city (统一身份认证平台): discovery, "
+                "JWKS, the code flow with PKCE, every token grant, revocation, introspection, "
+                "userinfo and logout."
+            ),
         },
         "paths": _paths(),
         "components": {
