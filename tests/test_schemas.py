@@ -64,7 +64,8 @@ def test_export_writes_then_check_passes(
     assert main(["schemas", "export", "--dir", str(target)]) == 0
     exported = [*render_schemas(), *render_openapi_documents()]
     assert sorted(p.name for p in target.iterdir()) == sorted(f.name for f in exported)
-    assert {"openapi-reference.json", "openapi-gateway.json"} <= {f.name for f in exported}
+    documents = {"openapi-reference.json", "openapi-gateway.json", "openapi-identity.json"}
+    assert documents <= {f.name for f in exported}
     assert main(["schemas", "export", "--check", "--dir", str(target)]) == 0
     assert "up to date" in capsys.readouterr().out
     # A second export writes nothing.

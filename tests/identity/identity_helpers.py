@@ -171,3 +171,87 @@ def two_idp_servers(postgres_url: str, tmp_path: Path) -> Iterator[tuple[str, st
             proc.communicate(timeout=10)
         with psycopg.connect(postgres_url, autocommit=True) as admin:
             admin.execute(f"DROP SCHEMA {schema} CASCADE")
+
+
+#: The client of the hostile-input tests (every grant) and its secret.
+HOSTILE_CLIENT, HOSTILE_SECRET = "hall-370502", "hostile-secret-0123456789"
+#: A ``private_key_jwt`` client of the hostile-input tests (its key is generated per app).
+HOSTILE_ROBOT = "robot-370502"
+HOSTILE_USER, HOSTILE_PASSWORD = "clerk", "correct horse battery"
+
+
+def hostile_provider(directory: Path, store: Any = None) -> Any:
+    """A provider app on ``store`` (default: a fresh SQLite store in ``directory``): the demo
+    city's halls, one of
+    them allowed every grant (``HOSTILE_CLIENT``), and the development sign-in page with one
+    user — so fuzzed requests reach every branch, not only the first refusal."""
+    import dataclasses
+
+    from govlink import VirtualClock
+    from govlink.identity import (
+        CityIdentity,
+        ClientSecrets,
+        DevPasswordAuthenticator,
+        DevUser,
+        HallRegistry,
+        Issuer,
+        KeyRing,
+        PassphraseProtector,
+        RolloverPolicy,
+        create_provider_app,
+    )
+    from govlink.store import SQLiteStore
+
+    store = store if store is not None else SQLiteStore(directory / "idp.db")
+    clock = VirtualClock()
+    keys = KeyRing(
+        store,
+        PassphraseProtector("hostile passphrase"),
+        clock=clock,
+        policy=RolloverPolicy(max_token_lifetime=600),
+    )
+    keys.init(("ES256",))
+    grants = frozenset(
+        {
+            "authorization_code",
+            "refresh_token",
+            "client_credentials",
+            "urn:ietf:params:oauth:grant-type:token-exchange",
+        }
+    )
+    from joserfc.jwk import ECKey
+
+    from govlink.identity import Client
+
+    robot = Client(
+        client_id=HOSTILE_ROBOT,
+        hall_code="370502",
+        name="robot",
+        audience=HOSTILE_ROBOT,
+        scopes=frozenset({"cases:read"}),
+        grant_types=frozenset({"client_credentials"}),
+        auth_method="private_key_jwt",
+        jwks={"keys": [ECKey.generate_key("P-256", auto_kid=True).as_dict(private=False)]},
+    )
+    halls = HallRegistry(
+        [
+            *(
+                dataclasses.replace(c, grant_types=grants) if c.client_id == HOSTILE_CLIENT else c
+                for c in HallRegistry.demo_city()
+            ),
+            robot,
+        ]
+    )
+    issuer = Issuer(issuer=ISSUER, keys=keys, halls=halls, store=store, clock=clock)
+    user = DevUser(HOSTILE_USER, HOSTILE_PASSWORD, "11010519491231002X", "张三", "3")
+
+    async def deliver(notices: Any) -> None:
+        return None
+
+    return create_provider_app(
+        CityIdentity(keys, halls, issuer, development=False),
+        client_secrets=ClientSecrets.from_config({HOSTILE_CLIENT: HOSTILE_SECRET}),
+        logout_delivery=deliver,
+        authenticator=DevPasswordAuthenticator([user]),
+        secure_cookies=False,
+    )

@@ -24,11 +24,11 @@ from govlink.sync import (
     Dispatcher,
     JournalRecord,
     Outbox,
-    WireRequest,
     read_archive,
     verify_journal,
 )
 from govlink.sync._journal import append_journal
+from govlink.sync.adapter import WireRequest
 from govlink.testing import MockProvince
 
 

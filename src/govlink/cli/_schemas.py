@@ -1,6 +1,7 @@
 """``govlink schemas export [--check] [--dir DIR]``: JSON Schemas of the public models.
 
-One file per entry of :data:`PUBLIC_MODELS` (``<name>.schema.json``), written deterministically
+One file per entry of :data:`PUBLIC_MODELS` (``<name>.schema.json``) and the identity provider's
+OpenAPI document (``openapi-identity.json``), written deterministically
 (sorted keys, two-space indent, UTF-8, trailing newline) so the committed ``schemas/`` can be
 compared byte for byte, and the OpenAPI document of each mock province API
 (``openapi-<api>.json``, see :func:`govlink.testing.openapi_documents`). ``--check`` writes
@@ -73,10 +74,12 @@ def render_schemas(models: Sequence[tuple[str, Any]] = PUBLIC_MODELS) -> list[Sc
 
 
 def render_openapi_documents() -> list[SchemaFile]:
-    """The OpenAPI documents of the mock province's APIs, as committed (pure)."""
+    """The OpenAPI documents of the mock province's APIs and of the identity provider (pure)."""
+    from ..identity import render_identity_openapi
     from ..testing import openapi_documents  # the mock (Starlette) only when exporting
 
-    return [SchemaFile(f"openapi-{api}.json", text) for api, text in openapi_documents().items()]
+    mock = [SchemaFile(f"openapi-{api}.json", text) for api, text in openapi_documents().items()]
+    return [*mock, SchemaFile("openapi-identity.json", render_identity_openapi())]
 
 
 def export_schemas(directory: Path, *, check: bool = False) -> list[str]:

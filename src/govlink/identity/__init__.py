@@ -121,6 +121,7 @@ from ._logout_receiver import (
     averify_logout_token,
     verify_logout_token,
 )
+from ._openapi import identity_openapi, render_identity_openapi
 from ._provider import ClientSecrets, create_provider_app
 from ._revocation import RevocationRegistry
 from ._schema import IDENTITY_SCHEMA
@@ -246,10 +247,12 @@ __all__ = [
     "bearer_token",
     "create_provider_app",
     "dev_halls",
+    "identity_openapi",
     "key_protector",
     "load_provider_config",
     "loads_strict",
     "open_city_identity",
     "receive_backchannel_logout",
+    "render_identity_openapi",
     "verify_logout_token",
 ]

@@ -55,8 +55,12 @@ _MAX_FILE_BYTES = 1024 * 1024
 
 
 def is_loopback_uri(uri: str) -> bool:
-    """Whether ``uri`` is ``http://`` on a loopback address (127.0.0.1, [::1], localhost)."""
-    parts = urlsplit(uri)
+    """Whether ``uri`` is ``http://`` on a loopback address (127.0.0.1, [::1], localhost);
+    ``False`` for a string that is not a URI at all (e.g. ``http://[::1``)."""
+    try:
+        parts = urlsplit(uri)
+    except ValueError:
+        return False
     if parts.scheme != "http" or not parts.hostname:
         return False
     if parts.hostname == "localhost":

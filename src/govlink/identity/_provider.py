@@ -23,6 +23,7 @@ import hashlib
 import hmac
 import json
 import logging
+import re
 import secrets
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -52,6 +53,7 @@ from ._halls import Client
 from ._issuer import LogoutNotice, TokenSet
 from ._jose import VerificationKey, b64url_decode, b64url_encode, loads_strict
 from ._logout import LogoutOutbox
+from ._openapi import MAX_FORM_BYTES, identity_openapi
 from ._signin import (
     Authentication,
     Authenticator,
@@ -83,6 +85,7 @@ _GRANTS_SUPPORTED: Final = (
 _AUTH_METHODS: Final = ("client_secret_basic", "client_secret_post", "private_key_jwt")
 _ASSERTION_TYPE: Final = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 _ASSERTION_ALGS: Final = ("ES256", "EdDSA", "RS256", "PS256")
+_S256_CHALLENGE: Final = re.compile(r"[A-Za-z0-9_-]{43}")
 
 
 def _sha256(text: str) -> str:
@@ -164,6 +167,54 @@ class _ClientAuthFailed(OAuthError):
     """``invalid_client`` (401 with a ``WWW-Authenticate`` challenge)."""
 
     code = "invalid_client"
+
+
+class _BodyTooLarge(OAuthError):
+    """A request body over :data:`MAX_FORM_BYTES` (413; RFC error ``invalid_request``)."""
+
+    code = "body_too_large"
+
+    def __init__(self) -> None:
+        super().__init__("invalid_request", f"request body larger than {MAX_FORM_BYTES} bytes")
+
+
+def _refuse_nul(params: Mapping[str, str]) -> None:
+    """No OAuth parameter holds a NUL character, and PostgreSQL text cannot store one (a
+    ``nonce`` or ``code_challenge`` with NUL would fail at the store, as a 500).
+
+    Raises:
+        OAuthError: ``invalid_request`` naming the parameter.
+    """
+    for name, value in params.items():
+        if "\x00" in name or "\x00" in value:
+            shown = name.replace("\x00", "\\0")[:40]
+            raise OAuthError("invalid_request", f"parameter {shown!r} contains a NUL character")
+
+
+def _status_of(exc: OAuthError) -> int:
+    """The HTTP status of a refused request: 413 for an oversized body, else 400."""
+    return 413 if isinstance(exc, _BodyTooLarge) else 400
+
+
+async def _bounded_body(request: Request, limit: int) -> bytes:
+    """The request body, read chunk by chunk and refused as soon as it passes ``limit``
+    bytes, so that a huge (or endless) upload never sits in memory whole.
+
+    Raises:
+        _BodyTooLarge: a declared ``Content-Length`` or the bytes received exceed ``limit``.
+    """
+    declared = request.headers.get("content-length", "")
+    # Length-checked before int(): a 5,000-digit header must not reach the int() limit.
+    if declared.isascii() and declared.isdigit() and (len(declared) > 12 or int(declared) > limit):
+        raise _BodyTooLarge
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise _BodyTooLarge
+        chunks.append(chunk)
+    return b"".join(chunks)
 
 
 class _BadAuthorizeRequest(Exception):
@@ -326,7 +377,9 @@ class _Provider:
         audiences = {self.issuer.issuer, f"{self.base}/token", f"{self.base}{request.url.path}"}
         aud = claimed.get("aud")
         named = [aud] if isinstance(aud, str) else aud if isinstance(aud, list) else []
-        target = next((a for a in named if a in audiences), None)
+        # Unverified claims: an audience list may hold anything JSON does (a dict, a list),
+        # and only a string can name this server.
+        target = next((a for a in named if isinstance(a, str) and a in audiences), None)
         if target is None:
             raise _ClientAuthFailed("invalid_client", "client_assertion aud is not this server")
         try:
@@ -369,16 +422,14 @@ class _Provider:
         if isinstance(exc, _ClientAuthFailed):
             headers = {**_NO_STORE, "WWW-Authenticate": 'Basic realm="govlink"'}
             return JSONResponse(exc.to_oauth(), status_code=401, headers=headers)
-        return JSONResponse(exc.to_oauth(), status_code=400, headers=_NO_STORE)
+        return JSONResponse(exc.to_oauth(), status_code=_status_of(exc), headers=_NO_STORE)
 
     async def _form(self, request: Request) -> dict[str, str]:
         # RFC 6749 §3.2: form-urlencoded only, and no parameter more than once.
         content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
         if content_type != "application/x-www-form-urlencoded":
             raise OAuthError("invalid_request", "body must be application/x-www-form-urlencoded")
-        body = await request.body()
-        if len(body) > 64 * 1024:
-            raise OAuthError("invalid_request", "request body too large")
+        body = await _bounded_body(request, MAX_FORM_BYTES)
         try:
             pairs = parse_qsl(body.decode("utf-8"), keep_blank_values=True, strict_parsing=False)
         except UnicodeDecodeError:
@@ -388,6 +439,7 @@ class _Provider:
             if name in form:
                 raise OAuthError("invalid_request", f"parameter {name[:40]!r} repeated")
             form[name] = value
+        _refuse_nul(form)
         return form
 
     async def _params(self, request: Request) -> dict[str, str]:
@@ -397,6 +449,7 @@ class _Provider:
             if name in params:
                 raise OAuthError("invalid_request", f"parameter {name[:40]!r} repeated")
             params[name] = value
+        _refuse_nul(params)
         if request.method == "POST":
             for name, value in (await self._form(request)).items():
                 if name in params:
@@ -496,7 +549,8 @@ class _Provider:
                 raise OAuthError("invalid_request", "code_verifier is required (PKCE)")
             else:
                 digest = hashlib.sha256(verifier.encode("ascii", "replace")).digest()
-                if not hmac.compare_digest(b64url_encode(digest), challenge):
+                # Bytes: compare_digest refuses str with non-ASCII characters (a TypeError).
+                if not hmac.compare_digest(b64url_encode(digest).encode(), challenge.encode()):
                     raise OAuthError("invalid_grant", "code_verifier does not match (PKCE)")
                 conn.execute(
                     "UPDATE identity_auth_codes SET used_at = ? WHERE code_hash = ?",
@@ -534,7 +588,7 @@ class _Provider:
             params = await self._params(request)
             client, redirect_uri = self._validate_client(params)
         except OAuthError as exc:
-            return _page("Sign-in request refused", exc.description, status=400)
+            return _page("Sign-in request refused", exc.description, status=_status_of(exc))
         except _BadAuthorizeRequest as exc:
             return _page("Sign-in request refused", str(exc), status=400)
         try:
@@ -616,10 +670,21 @@ class _Provider:
             raise _RedirectError("invalid_request", "code_challenge is required (PKCE S256)")
         if params.get("code_challenge_method") != "S256":
             raise _RedirectError("invalid_request", "code_challenge_method must be S256")
+        if not _S256_CHALLENGE.fullmatch(params["code_challenge"]):
+            # RFC 7636 §4.2: BASE64URL(SHA-256(verifier)), always 43 characters.
+            raise _RedirectError(
+                "invalid_request", "code_challenge must be 43 base64url characters (S256)"
+            )
         required = self._required_acr(params)
         max_age = params.get("max_age")
-        if max_age is not None and not (max_age.isascii() and max_age.isdigit()):
-            raise _RedirectError("invalid_request", "max_age must be a non-negative integer")
+        # At most 10 digits (over 300 years): a longer number is no age, and int() of
+        # thousands of digits raises instead of answering.
+        if max_age is not None and not (
+            max_age.isascii() and max_age.isdigit() and len(max_age) <= 10
+        ):
+            raise _RedirectError(
+                "invalid_request", "max_age must be a non-negative integer of at most 10 digits"
+            )
         prompt = set(params.get("prompt", "").split())
         if "none" in prompt and len(prompt) > 1:
             raise _RedirectError("invalid_request", "prompt=none cannot be combined")
@@ -798,7 +863,7 @@ class _Provider:
         try:
             form = await self._form(request)
         except OAuthError as exc:
-            return _page("Sign-in refused", exc.description, status=400)
+            return _page("Sign-in refused", exc.description, status=_status_of(exc))
         address = request.client.host if request.client else "-"
         return await run_in_threadpool(
             self._sign_in,
@@ -827,7 +892,8 @@ class _Provider:
         if not (
             csrf
             and csrf_cookie
-            and hmac.compare_digest(csrf, csrf_cookie)
+            # Bytes: a cookie or field may hold non-ASCII text, which compare_digest refuses.
+            and hmac.compare_digest(csrf.encode(), csrf_cookie.encode())
             and hmac.compare_digest(_sha256(csrf), csrf_hash)
         ):
             _log.info("sign-in post refused: CSRF token missing or wrong")
@@ -970,6 +1036,8 @@ class _Provider:
         if not token and request.method == "POST":
             try:
                 token = (await self._form(request)).get("access_token", "")
+            except _BodyTooLarge as exc:
+                return self._oauth_error(exc)
             except OAuthError:
                 token = ""
         verified = await run_in_threadpool(self.issuer._verify_any, token) if token else None
@@ -994,7 +1062,7 @@ class _Provider:
         try:
             params = await self._params(request)
         except OAuthError as exc:
-            return _page("Sign-out request refused", exc.description, status=400)
+            return _page("Sign-out request refused", exc.description, status=_status_of(exc))
         cookie = request.cookies.get(SESSION_COOKIE)
         redirect = self._post_logout_redirect(params)
         notices: list[LogoutNotice] = []
@@ -1045,6 +1113,24 @@ class _Provider:
         except (IdentityError, ValueError):
             return None
         return aud if aud != "-" else None
+
+
+async def _framework_error(request: Request, exc: Exception) -> Response:
+    # An unknown path or a method an endpoint does not take: the RFC 6749 §5.2 JSON shape
+    # every other refusal of this server has, not the framework's plain text.
+    status = getattr(exc, "status_code", 404)
+    headers = dict(getattr(exc, "headers", None) or {})  # 405 keeps its Allow header
+    description = "no such endpoint" if status == 404 else "method not allowed here"
+    return JSONResponse(
+        {"error": "invalid_request", "error_description": description},
+        status_code=status,
+        headers={**_NO_STORE, **headers},
+    )
+
+
+async def _openapi_document(request: Request) -> Response:
+    # The protocol only (no hall, key or secret): nothing the discovery document hides.
+    return JSONResponse(identity_openapi(), headers={"Cache-Control": "max-age=300"})
 
 
 def redirect_allowed(uri: str, registered: Iterable[str]) -> bool:
@@ -1194,6 +1280,7 @@ def create_provider_app(
         Route("/revoke", provider.revoke, methods=["POST"]),
         Route("/introspect", provider.introspect, methods=["POST"]),
         Route("/logout", provider.logout, methods=["GET", "POST"]),
+        Route("/openapi.json", _openapi_document, methods=["GET"]),
     ]
     if city.issuer.id_token_alg is None and any(k.alg == "RS256" for k in city.keys.list_keys()):
         # OIDC clients expect RS256 ID tokens unless they registered otherwise.
@@ -1220,6 +1307,10 @@ def create_provider_app(
             if started:
                 await run_in_threadpool(revocations.stop_listening)
 
-    app = Starlette(routes=routes, lifespan=lifespan)
+    app = Starlette(
+        routes=routes,
+        lifespan=lifespan,
+        exception_handlers={404: _framework_error, 405: _framework_error},
+    )
     app.state.provider = provider
     return app
