@@ -541,3 +541,22 @@ def test_a_long_run_forgets_what_no_longer_matters(
     virtual_clock.advance(120 + 3601)
     platform.issue_ticket("li-l3")
     assert platform.state()["tickets_issued"] == 1
+
+
+def test_a_non_ascii_signature_is_refused_not_a_crash() -> None:
+    from govlink.testing import IdentityPlatform
+
+    platform = IdentityPlatform()
+    answer = platform.handle(
+        "POST",
+        "/api/token",
+        {},
+        {
+            "x-app-id": "govlink-demo-city",
+            "x-timestamp": str(int(platform.clock.time() * 1000)),  # reach the signature check
+            "x-signature": "ü" * 64,
+        },
+        b"{}",
+    )
+    assert answer.status == 401
+    assert b"100005" in answer.body  # bad signature, not a crash

@@ -852,7 +852,9 @@ class IdentityPlatform:
         if abs(millis / 1000.0 - self.clock.time()) > self.config.timestamp_skew:
             raise _Refused(401, "100003", "X-Timestamp too far from the platform's time")
         expected = signed_headers(app.app_id, app.secret, body, timestamp_ms=millis)
-        if not hmac.compare_digest(expected["X-Signature"], signature.lower()):
+        # Bytes: a header may carry non-ASCII text, which compare_digest refuses as str.
+        given = signature.lower().encode("utf-8", "surrogateescape")
+        if not hmac.compare_digest(expected["X-Signature"].encode("ascii"), given):
             raise _Refused(401, "100005", "bad signature")
         with self._lock:
             # A signed request is accepted once (its signature is its nonce).
