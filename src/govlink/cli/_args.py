@@ -17,6 +17,7 @@ __all__ = [
     "Subcommands",
     "add_group",
     "finite_float",
+    "fixed_port",
     "non_negative_float",
     "non_negative_int",
     "port",
@@ -90,3 +91,5 @@ non_negative_float = _number(float, "a finite number ≥ 0", lambda v: math.isfi
 finite_float = _number(float, "a finite number", math.isfinite)
 #: A TCP port, 0 (any free port) to 65535.
 port = _number(_int, "a port (0-65535)", lambda v: 0 <= v <= 65535)
+#: A fixed TCP port, 1 to 65535 (a server whose URL is its identity cannot take "any port").
+fixed_port = _number(_int, "a port (1-65535)", lambda v: 1 <= v <= 65535)

@@ -27,7 +27,7 @@ from ..identity import (
 )
 from ..identity._config import ProviderConfig, dev_halls, load_provider_config
 from ..store import Store
-from ._args import port
+from ._args import fixed_port
 from ._context import CliContext, listen
 
 __all__ = ["register"]
@@ -355,7 +355,7 @@ def register(
     sub = parser.add_subparsers(dest="idp_command", metavar="ACTION", required=True)
     serve = sub.add_parser("serve", parents=[common], help="serve the identity provider")
     serve.add_argument("--host", default="127.0.0.1", help="address to bind (127.0.0.1)")
-    serve.add_argument("--port", type=port, default=8600, help="port to bind (8600)")
+    serve.add_argument("--port", type=fixed_port, default=8600, help="port to bind (8600)")
     serve.add_argument(
         "--dev",
         action="store_true",
