@@ -20,7 +20,7 @@ import pytest
 from cli_helpers import leaf_commands, run_any
 
 from govlink.cli import DEBUG_ENV, main
-from govlink.cli._args import non_negative_float, port, positive_float, positive_int
+from govlink.cli._args import fixed_port, non_negative_float, port, positive_float, positive_int
 
 SAMPLE = resources.files("govlink.samples").joinpath("data/cases.ndjson")
 
@@ -50,7 +50,9 @@ MINIMAL: dict[tuple[str, ...], Call] = {
     ),
     ("token", "verify"): Call(("token", "verify", "a.b.c", "--audience", "370500")),
     ("token", "exchange"): Call(("token", "exchange", "a.b.c", "--audience", "370502")),
-    ("idp", "serve"): Call(("idp", "serve", "--dev", "--port", "0"), serves=True),
+    # A fixed port (the issuer is its URL); every matrix case exits before serving.
+    ("idp", "serve"): Call(("idp", "serve", "--dev", "--port", "65432"), serves=True),
+    ("idp", "logout-status"): Call(("idp", "logout-status")),
     ("supervise",): Call(("supervise", "{file}"), store=False, file_kind="supervise"),
     ("mock-province", "serve"): Call(("mock-province", "serve", "--port", "0"), False, True),
     ("mock-province", "openapi"): Call(("mock-province", "openapi"), store=False),
@@ -62,6 +64,9 @@ MINIMAL: dict[tuple[str, ...], Call] = {
     ("outbox", "retry"): Call(("outbox", "retry", "C1")),
     ("outbox", "skip"): Call(("outbox", "skip", "C1", "--reason", "x")),
     ("outbox", "journal", "verify"): Call(("outbox", "journal", "verify")),
+    ("outbox", "archive"): Call(("outbox", "archive", "--to", "{tmp}/archive")),
+    ("outbox", "purge"): Call(("outbox", "purge")),
+    ("store", "migrate"): Call(("store", "migrate")),
     ("config", "check"): Call(("config", "check")),
 }
 
@@ -213,7 +218,7 @@ def test_gbk_is_read_with_an_explicit_encoding(
 
 # --- flags ----------------------------------------------------------------------------------
 
-_CHECKED = {positive_int, positive_float, non_negative_float, port}
+_CHECKED = {positive_int, positive_float, non_negative_float, port, fixed_port}
 _ALWAYS_BAD = ("abc", "nan", "inf", "-inf", "1e999", "", "0x10")
 
 
@@ -227,7 +232,7 @@ def _numeric_flags() -> list[tuple[tuple[str, ...], str, str]]:
             values = [v for v in _ALWAYS_BAD if not (action.type is float and v in ("nan",))]
             if action.type in _CHECKED:
                 values.append("-1")
-                if action.type in (positive_int, port):
+                if action.type in (positive_int, port, fixed_port):
                     values.append("99999999999999999999999")  # OverflowError territory
                 if action.type is not non_negative_float and action.type is not port:
                     values.append("0")

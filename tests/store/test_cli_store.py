@@ -17,8 +17,12 @@ from sync_core_support import as_entries, sample_events
 
 from govlink import VirtualClock
 from govlink.cli import main
+from govlink.identity import IDENTITY_SCHEMA
 from govlink.store import SQLiteStore, open_store
 from govlink.sync import CASE_EVENT, JournalRecord, Outbox
+
+#: Every component migrated by `govlink store migrate`, at the version this code knows.
+LATEST = {"identity": IDENTITY_SCHEMA.version, "sync": 2, "catalog_sync": 1}
 
 
 def _govlink(*args: str, home: Path) -> subprocess.Popen[bytes]:
@@ -49,9 +53,17 @@ def _migrate_at_once(url: str, home: Path) -> None:
     results = [p.communicate(timeout=120) for p in procs]
     for proc, (out, err) in zip(procs, results, strict=True):
         assert proc.returncode == 0, err.decode(errors="replace")[-2000:]
-        assert json.loads(out)["versions"] == {"identity": 1, "sync": 2, "catalog_sync": 1}
+        assert json.loads(out)["versions"] == {
+            "identity": IDENTITY_SCHEMA.version,
+            "sync": 2,
+            "catalog_sync": 1,
+        }
     with open_store(url) as store:
-        assert store.schema_versions() == {"identity": 1, "sync": 2, "catalog_sync": 1}
+        assert store.schema_versions() == {
+            "identity": IDENTITY_SCHEMA.version,
+            "sync": 2,
+            "catalog_sync": 1,
+        }
 
 
 @pytest.mark.postgres
@@ -125,4 +137,4 @@ def test_stores_opened_and_migrated_at_the_same_instant(fresh_database: str) -> 
         t.join(timeout=120)
     assert errors == []
     with PostgresStore(fresh_database) as store:
-        assert store.schema_versions() == {"identity": 1, "sync": 2}
+        assert store.schema_versions() == {"identity": IDENTITY_SCHEMA.version, "sync": 2}

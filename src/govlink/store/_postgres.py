@@ -150,6 +150,12 @@ class PostgresStore(Store):
         self._statement_ms = max(1, int(statement_timeout * 1000))
         self._local = threading.local()
         self._closed = False
+        # One direct connection first: an unreachable server (closed port, bad credentials) is
+        # told at once, instead of after the pool's connect timeout of retries.
+        try:
+            psycopg.connect(url, autocommit=True, connect_timeout=connect_timeout).close()
+        except psycopg.Error as exc:
+            raise StoreError(f"cannot connect to PostgreSQL at {_safe(url)}: {exc}") from None
         self._pool: ConnectionPool[psycopg.Connection[Any]] = ConnectionPool(
             url,
             min_size=1,
