@@ -47,10 +47,7 @@ from pathlib import Path
 from typing import IO
 
 from .._errors import ConfigError, FieldProblem, ValidationError
-from ..domain import HolidayYear
-
-# Not exported by govlink.domain (yet): the holiday format's parser for already decoded data.
-from ..domain._calendar import parse_holiday_data
+from ..domain import HolidayYear, parse_holiday_data
 
 __all__ = [
     "ENCODING_HELP",

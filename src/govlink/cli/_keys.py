@@ -5,8 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from ..identity import SIGNING_ALGORITHMS, CityIdentity, open_city_identity
-from ..identity._city import DEV_PASSPHRASE_FILE
+from ..identity import DEV_PASSPHRASE_FILE, SIGNING_ALGORITHMS, CityIdentity, open_city_identity
 from ._args import add_group
 from ._context import CliContext
 

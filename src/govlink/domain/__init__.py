@@ -28,6 +28,7 @@ from ._calendar import (
     china_date,
     load_holiday_file,
     package_years,
+    parse_holiday_data,
 )
 from ._cases import (
     CASE_NUMBER_PATTERN,
@@ -204,6 +205,7 @@ __all__ = [
     "package_years",
     "parse_case",
     "parse_case_event",
+    "parse_holiday_data",
     "parse_item",
     "parse_model",
     "problems_from_pydantic",

@@ -51,7 +51,7 @@ Errors (every one has a stable ``code``; see ``_errors.py`` for what a caller ma
 
 from __future__ import annotations
 
-from ._city import CityIdentity, key_protector, open_city_identity
+from ._city import DEV_PASSPHRASE_FILE, CityIdentity, key_protector, open_city_identity
 from ._config import DevUser, ProviderConfig, dev_halls, load_provider_config
 from ._errors import (
     AlgorithmNotAllowed,
@@ -153,6 +153,7 @@ __all__ = [
     "ACCESS_TOKEN_TYPES",
     "ACR_LEVELS",
     "BACKCHANNEL_LOGOUT_EVENT",
+    "DEV_PASSPHRASE_FILE",
     "GRANT_TYPE",
     "IDENTITY_SCHEMA",
     "ID_TOKEN_TYPES",
