@@ -32,7 +32,7 @@ from ._demo import Demo
 __all__ = ["step"]
 
 
-def _supervision_time() -> datetime:
+def supervision_time() -> datetime:
     end = SAMPLE_CASES_PERIOD[1]
     return datetime(end.year, end.month, end.day, 18, 0, tzinfo=CHINA_TZ)
 
@@ -69,7 +69,7 @@ def step(demo: Demo) -> None:
     for event in events:
         by_case[event.case_number].append(event)
     calendar = WorkingCalendar()
-    at = _supervision_time()
+    at = supervision_time()
     results: list[CaseSupervision] = []
     try:
         for case in cases:
