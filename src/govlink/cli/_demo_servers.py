@@ -19,6 +19,8 @@ __all__ = ["loopback_socket", "serve_app", "socket_url"]
 
 #: Seconds a server may take to start on a busy machine before the demo gives up.
 START_TIMEOUT = 30.0
+#: Seconds a server may take to stop (its thread is a daemon: it never holds the process).
+STOP_TIMEOUT = 30.0
 
 
 def loopback_socket(host: str = "127.0.0.1") -> socket.socket:
@@ -62,5 +64,6 @@ def serve_app(app: Any, sock: socket.socket, name: str) -> Iterator[None]:
         yield
     finally:
         server.should_exit = True
-        thread.join(timeout=START_TIMEOUT)
-        sock.close()
+        thread.join(timeout=STOP_TIMEOUT)
+        if not thread.is_alive():  # never pull the socket from under a running server
+            sock.close()
