@@ -82,7 +82,7 @@ class DemoHall:
 
     async def _metadata(self) -> dict[str, Any]:
         if not self._meta:
-            async with httpx.AsyncClient(timeout=30.0) as http:
+            async with httpx.AsyncClient(timeout=30.0, trust_env=False) as http:
                 answer = await http.get(f"{self.idp_url}/.well-known/openid-configuration")
                 self._meta.update(answer.raise_for_status().json())
         return self._meta
@@ -96,6 +96,7 @@ class DemoHall:
             code_challenge_method="S256",
             token_endpoint_auth_method="client_secret_basic",  # noqa: S106 - a method name
             timeout=30.0,
+            trust_env=False,  # loopback only, whatever proxy the environment names
         )
 
     def app(self) -> Starlette:

@@ -311,7 +311,10 @@ def step(demo: Demo) -> None:
                 f"city identity provider {idp_url} (mock provincial sign-in at "
                 f"{MOCK_IDENTITY_PATH}), city hall {city_url}, county hall {county_url}"
             )
-            browser = stack.enter_context(httpx.Client(follow_redirects=True, timeout=TIMEOUT))
+            # trust_env=False: loopback only, whatever proxy the environment names.
+            browser = stack.enter_context(
+                httpx.Client(follow_redirects=True, timeout=TIMEOUT, trust_env=False)
+            )
             story = _Story(demo, browser, idp_url, plain)
             city_state = story.sign_in(city_hall)
             county_state = story.sso(county_hall, city_state) if city_state else None
