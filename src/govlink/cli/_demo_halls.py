@@ -5,7 +5,7 @@ by authorization code + PKCE (S256) with Authlib's OAuth client, the ID token ve
 govlink's :class:`Verifier` against the provider's JWKS, the hall's API behind
 :class:`HallAuthMiddleware`, and a :class:`BackchannelLogoutReceiver` ending the hall's local
 sessions of an SSO session that ended anywhere. ``GET /`` answers JSON (who is signed in here),
-which is what the demo's browser-like client reads.
+which is what the demo's browser-like client reads (never a token).
 """
 
 from __future__ import annotations
@@ -70,6 +70,13 @@ class DemoHall:
     def cookie(self) -> str:
         return f"hall{self.hall_code}"
 
+    def access_token(self, cookie: str | None) -> str | None:
+        """The access token of the session behind ``cookie`` (the demo's refusal checks tamper
+        with it; the hall never hands it to the browser)."""
+        with self._lock:
+            session = self.sessions.get(cookie or "")
+        return session.access_token if session is not None else None
+
     def end(self, event: LogoutEvent) -> None:
         """The back-channel logout: end this hall's sessions of the ended SSO session."""
         with self._lock:
@@ -114,7 +121,6 @@ class DemoHall:
                     "sid": session.sid,
                     "acr": session.acr,
                     "masked_id": session.masked_id,
-                    "access_token": session.access_token,
                 }
             )
 

@@ -196,11 +196,13 @@ class _Story:
         )
         self.summary["provincial_exchange"] = {"aud": claims["aud"], "acr": claims["acr"]}
 
-    def refusals(
-        self, city_state: dict[str, Any], county: DemoHall, county_state: dict[str, Any]
-    ) -> None:
+    def refusals(self, city: DemoHall, county: DemoHall) -> None:
         self.phase = "refuse_misaddressed"
-        city_token, county_token = city_state["access_token"], county_state["access_token"]
+        city_token = city.access_token(self.browser.cookies.get(city.cookie))
+        county_token = county.access_token(self.browser.cookies.get(county.cookie))
+        if city_token is None or county_token is None:
+            self.demo.fail("refuse_misaddressed", "the halls hold no session to take tokens from")
+            return
         forged = sign_compact(
             _header(county_token), _claims(county_token), ECKey.generate_key("P-256")
         )
@@ -321,7 +323,7 @@ def step(demo: Demo) -> None:
             if city_state:
                 story.provincial_exchange(county_hall)
             if city_state and county_state:
-                story.refusals(city_state, county_hall, county_state)
+                story.refusals(city_hall, county_hall)
                 story.single_logout(city_hall, county_hall)
         except Exception as exc:
             # Whatever breaks (a server, a redirect, a refused request), the demo names the
