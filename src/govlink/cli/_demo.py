@@ -1,14 +1,20 @@
 """``govlink demo``: the main job end to end on embedded defaults.
 
 The story is told in steps, each in its own module ``govlink.cli._demo_<name>`` exposing
-``step(demo: Demo) -> None``; a step records failures with :meth:`Demo.fail` (the demo then exits
-1) and leaves what later steps use in the typed :attr:`Demo.state` (:class:`DemoState`).
+``step(demo: Demo) -> None``; a step reports each named check with :meth:`Demo.ok` or
+:meth:`Demo.fail` (one line each; ``--json`` lists them under ``checks`` as ``step.name``; a
+failed one makes the demo exit 1 naming it) and leaves what later steps use in the typed
+:attr:`Demo.state` (:class:`DemoState`).
+
+Without ``--keep`` the state lives in a temporary directory, removed at the end unless a step
+wrote something worth opening there (the supervision report): then it is kept, and said so.
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib
+import shutil
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,10 +31,18 @@ from ._context import CliContext
 if TYPE_CHECKING:  # the mock is imported only when a step starts it
     from ..testing import MockProvince, ServedProvince
 
-__all__ = ["STEPS", "Demo", "DemoState", "register"]
+__all__ = ["STEPS", "Demo", "DemoCheck", "DemoState", "register"]
 
 #: The demo's steps, in story order.
-STEPS: tuple[str, ...] = ("catalog", "cases", "identity", "province", "catalog_sync", "sync")
+STEPS: tuple[str, ...] = (
+    "catalog",
+    "cases",
+    "identity",
+    "province",
+    "catalog_sync",
+    "sync",
+    "supervision",
+)
 
 
 @dataclass
@@ -44,6 +58,18 @@ class DemoState:
     province: MockProvince | ServedProvince | None = None
 
 
+@dataclass(frozen=True)
+class DemoCheck:
+    """One named check of the demo: ``name`` is ``step.check`` (e.g. ``identity.sso``)."""
+
+    name: str
+    ok: bool
+    detail: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "ok": self.ok, "detail": self.detail}
+
+
 @dataclass
 class Demo:
     """What the demo steps share: a console, a scratch home, a clock and the results."""
@@ -54,6 +80,11 @@ class Demo:
     state: DemoState = field(default_factory=DemoState)
     failures: list[str] = field(default_factory=list)
     summary: dict[str, Any] = field(default_factory=dict)
+    checks: list[DemoCheck] = field(default_factory=list)
+    #: the step running (names its checks)
+    step: str = "demo"
+    #: keep a temporary state directory after the run (something in it is worth opening)
+    keep_home: bool = False
 
     @property
     def console(self) -> Console:
@@ -62,26 +93,44 @@ class Demo:
     def section(self, title: str) -> None:
         self.console.rule(f"[bold]{title}")
 
-    def ok(self, message: str) -> None:
+    def _record(self, check: str, ok: bool, message: str) -> str:
+        name = f"{self.step}.{check}"
+        # The detail without rich markup escapes (``\\[`` prints a literal bracket).
+        self.checks.append(DemoCheck(name, ok, message.replace("\\[", "[")))
+        return name
+
+    def ok(self, check: str, message: str) -> None:
+        """Report the passed check ``check`` of the running step (one line)."""
+        self._record(check, True, message)
         self.console.print(f"[green]✓[/green] {message}")
 
     def info(self, message: str) -> None:
         self.console.print(f"  {message}")
 
-    def fail(self, message: str) -> None:
-        self.failures.append(message)
-        self.console.print(f"[red]✗ {message}[/red]")
+    def fail(self, check: str, message: str) -> None:
+        """Report the failed check ``check`` of the running step (the demo exits 1)."""
+        name = self._record(check, False, message)
+        self.failures.append(f"{name}: {message}")
+        self.console.print(f"[red]✗ {name}: {message}[/red]")
+
+    def check(self, check: str, passed: bool, message: str) -> bool:
+        """:meth:`ok` or :meth:`fail` as ``passed`` says; returns ``passed``."""
+        (self.ok if passed else self.fail)(check, message)
+        return passed
 
 
 def run_demo(ctx: CliContext) -> int:
     keep = getattr(ctx.args, "keep", None)
-    with tempfile.TemporaryDirectory(prefix="govlink-demo-") as scratch:
-        home = Path(keep) if keep else Path(scratch)
+    if keep:
+        home = Path(keep)
         try:
             home.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise ConfigError(f"--keep {keep!r}: cannot be used ({exc.strerror})") from None
-        demo = Demo(ctx=ctx, home=home)
+    else:
+        home = Path(tempfile.mkdtemp(prefix="govlink-demo-"))
+    demo = Demo(ctx=ctx, home=home)
+    try:
         if not ctx.json:
             demo.console.print(
                 "[dim]govlink demo: the bundled demo city (Dongying, 6 halls) on embedded "
@@ -90,13 +139,26 @@ def run_demo(ctx: CliContext) -> int:
         steps = ctx.args.steps or list(STEPS)
         for name in steps:
             module = importlib.import_module(f"govlink.cli._demo_{name}")
+            demo.step = name
             module.step(demo)
-        if ctx.json:
-            ctx.emit({"ok": not demo.failures, "failures": demo.failures, **demo.summary})
-        elif demo.failures:
-            demo.console.print(f"[red bold]demo finished with {len(demo.failures)} failure(s)")
-        else:
-            demo.console.print("[green bold]demo finished: every step passed")
+    finally:
+        if not keep and not demo.keep_home:
+            shutil.rmtree(home, ignore_errors=True)
+    checks = [c.to_dict() for c in demo.checks]
+    failed = [c.name for c in demo.checks if not c.ok]
+    if ctx.json:
+        ctx.emit(
+            {"ok": not demo.failures, "failures": demo.failures, "checks": checks, **demo.summary}
+        )
+    elif demo.failures:
+        demo.console.print(
+            f"[red bold]demo finished with {len(demo.failures)} failure(s): {', '.join(failed)}"
+        )
+    else:
+        demo.console.print(
+            f"[green bold]demo finished: all {len(checks)} checks passed"
+            + (f"; state kept in {home}" if not keep and demo.keep_home else "")
+        )
     return 1 if demo.failures else 0
 
 

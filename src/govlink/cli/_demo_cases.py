@@ -32,7 +32,7 @@ from ._demo import Demo
 __all__ = ["step"]
 
 
-def _supervision_time() -> datetime:
+def supervision_time() -> datetime:
     end = SAMPLE_CASES_PERIOD[1]
     return datetime(end.year, end.month, end.day, 18, 0, tzinfo=CHINA_TZ)
 
@@ -43,17 +43,18 @@ def step(demo: Demo) -> None:
     try:
         cases, events = load_sample_cases()
     except GovlinkError as exc:
-        demo.fail(f"bundled sample cases do not load: {exc.message}")
+        demo.fail("load", f"bundled sample cases do not load: {exc.message}")
         return
     lifecycle = CaseLifecycle()
     try:
         lifecycle.apply_all(events)
     except TransitionError as exc:
-        demo.fail(f"sample cases break the state machine: {exc.message}")
+        demo.fail("state_machine", f"sample cases break the state machine: {exc.message}")
         return
     demo.ok(
+        "state_machine",
         f"{len(cases)} cases with {len(events)} status events passed the state machine "
-        f"({len(events) / max(1, len(cases)):.1f} events per case)"
+        f"({len(events) / max(1, len(cases)):.1f} events per case)",
     )
     final = Counter(lifecycle.status(c.case_number) for c in cases)
     common = [(s, n) for s, n in final.most_common() if s is not None]
@@ -68,14 +69,15 @@ def step(demo: Demo) -> None:
     for event in events:
         by_case[event.case_number].append(event)
     calendar = WorkingCalendar()
-    at = _supervision_time()
+    at = supervision_time()
     results: list[CaseSupervision] = []
     try:
         for case in cases:
             item = items.get(case.implementation_code)
             if item is None:
                 demo.fail(
-                    f"case {case.case_number}: item {case.implementation_code} not in catalog"
+                    "deadlines",
+                    f"case {case.case_number}: item {case.implementation_code} not in catalog",
                 )
                 continue
             deadlines = compute_deadlines(
@@ -87,7 +89,7 @@ def step(demo: Demo) -> None:
             )
             results.append(supervise(deadlines, calendar))
     except GovlinkError as exc:
-        demo.fail(f"deadlines could not be computed: {exc.message}")
+        demo.fail("deadlines", f"deadlines could not be computed: {exc.message}")
         return
     levels = Counter(r.level for r in results)
     running = sum(1 for r in results if not r.deadlines.timeline.is_closed)
@@ -111,7 +113,7 @@ def step(demo: Demo) -> None:
         if share is not None and average is not None
         else "efficiency: no concluded case yet"
     )
-    demo.ok("deadlines and supervision levels computed for every accepted case")
+    demo.ok("deadlines", "deadlines and supervision levels computed for every accepted case")
     demo.state.cases = list(cases)
     demo.state.events = list(events)
     demo.summary["cases"] = {

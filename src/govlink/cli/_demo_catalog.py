@@ -25,7 +25,7 @@ def step(demo: Demo) -> None:
     try:
         catalog = load_sample_catalog()
     except ValidationError as exc:
-        demo.fail(f"bundled sample catalog does not load: {exc.message}")
+        demo.fail("load", f"bundled sample catalog does not load: {exc.message}")
         return
     regions = default_regions()
     warnings: Counter[str] = Counter()
@@ -35,7 +35,7 @@ def step(demo: Demo) -> None:
             found = check_item(item, regions=regions, root=f"items[{index}]")
         except ValidationError as exc:
             rejected += 1
-            demo.fail(f"{item.name}: {exc.message}")
+            demo.fail("validate", f"{item.name}: {exc.message}")
             continue
         warnings.update(f.rule for f in found if f.severity is Severity.WARNING)
 
@@ -68,8 +68,9 @@ def step(demo: Demo) -> None:
         demo.info(f"consistency warnings (dirty data, not rejected): {listed}")
     if not rejected:
         demo.ok(
+            "validate",
             f"{len(catalog.items)} items of {len(catalog.departments)} departments in "
-            f"{len(halls)} halls validated: 0 errors, {sum(warnings.values())} warnings"
+            f"{len(halls)} halls validated: 0 errors, {sum(warnings.values())} warnings",
         )
     demo.state.catalog = catalog
     demo.summary["catalog"] = {

@@ -66,7 +66,7 @@ def step(demo: Demo) -> None:
     province = demo.state.province
     catalog = demo.state.catalog
     if province is None or catalog is None:
-        demo.fail("catalog_sync needs the 'catalog' and 'province' steps first")
+        demo.fail("prerequisites", "catalog_sync needs the 'catalog' and 'province' steps first")
         return
     store = SQLiteStore(demo.home / "govlink.db")
     journal = province.journal
@@ -75,7 +75,7 @@ def step(demo: Demo) -> None:
     try:
         asyncio.run(_story(demo, province, list(catalog.items), store))
     except GovlinkError as exc:
-        demo.fail(f"catalog sync failed: {exc.message}")
+        demo.fail("push", f"catalog sync failed: {exc.message}")
     finally:
         journal.capture_bodies = capturing
         store.close()
@@ -101,11 +101,14 @@ async def _story(demo: Demo, province: Any, items: list[Item], store: SQLiteStor
         counters = await deliver()
         sent = _sent_codes(province, mark)
         if sorted(sent) != sorted(i.implementation_code for i in items) or sync.pending():
-            demo.fail(f"first push: {len(sent)} of {len(items)} items reached the platform")
+            demo.fail(
+                "first_push", f"first push: {len(sent)} of {len(items)} items reached the platform"
+            )
             return
         demo.ok(
+            "first_push",
             f"first push: {len(first.changes)} items enqueued, {counters.acknowledged} "
-            f"acknowledged in {counters.requests} requests"
+            f"acknowledged in {counters.requests} requests",
         )
 
         changed, expected = _changed(items)
@@ -118,11 +121,14 @@ async def _story(demo: Demo, province: Any, items: list[Item], store: SQLiteStor
             sorted(sent) != sorted(expected)
             or {c.implementation_code: c.change for c in second.changes} != expected
         ):
-            demo.fail(f"incremental push sent {len(sent)} items, expected {len(expected)}")
+            demo.fail(
+                "incremental", f"incremental push sent {len(sent)} items, expected {len(expected)}"
+            )
             return
         demo.ok(
+            "incremental",
             f"incremental push: {len(second.changes)} of {len(changed)} items changed "
-            f"({kinds}); the platform's journal shows exactly those {len(sent)} received"
+            f"({kinds}); the platform's journal shows exactly those {len(sent)} received",
         )
         held = {i["implementation_code"]: i["state"] for i in province.core.catalog()}
         demo.info(
@@ -136,13 +142,15 @@ async def _story(demo: Demo, province: Any, items: list[Item], store: SQLiteStor
         report = await sync.reconcile(changed, adapter)
         if report.differences or report.gone_locally:
             demo.fail(
+                "reconcile",
                 f"reconciliation found {report.differences} difference(s), "
-                f"{len(report.gone_locally)} item(s) gone locally"
+                f"{len(report.gone_locally)} item(s) gone locally",
             )
             return
         demo.ok(
+            "reconcile",
             f"reconciled against the platform's digest: {report.matching} of "
-            f"{report.platform_items} items match, nothing to re-send"
+            f"{report.platform_items} items match, nothing to re-send",
         )
         demo.summary["catalog_sync"] = {
             "first_push": len(first.changes),

@@ -24,13 +24,16 @@ def step(demo: Demo) -> None:
     with province.client() as http:
         document = http.get("/openapi.json")
     if document.status_code != 200 or len(document.json().get("paths", {})) < 6:
-        demo.fail(f"the mock province does not answer (/openapi.json: {document.status_code})")
+        demo.fail(
+            "serve", f"the mock province does not answer (/openapi.json: {document.status_code})"
+        )
         return
     demo.state.province = province
     demo.ok(
+        "serve",
         f"mock province running in-process at {province.base_url}: reference API "
         f"({ref.CASE_EVENTS_BATCH_PATH}, batches of {ref.MAX_EVENT_BATCH}) and gateway API "
-        f"({gw.CASE_STATUS_PUSH_PATH}, HMAC-SHA256)"
+        f"({gw.CASE_STATUS_PUSH_PATH}, HMAC-SHA256)",
     )
     demo.info(
         "no faults yet; every request is journaled for the exactly-once, in-order checks "

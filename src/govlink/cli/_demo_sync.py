@@ -60,7 +60,7 @@ def step(demo: Demo) -> None:
         try:
             _, events = load_sample_cases()
         except GovlinkError as exc:
-            demo.fail(f"bundled sample cases do not load: {exc.message}")
+            demo.fail("load", f"bundled sample cases do not load: {exc.message}")
             return
     province, base_url, transport = _province(demo)
     clock = province.clock
@@ -74,8 +74,9 @@ def step(demo: Demo) -> None:
             for e in events
         )  # fmt: skip
         demo.ok(
+            "enqueue",
             f"{result.accepted} status events of {len({e.case_number for e in events})} cases "
-            f"enqueued in {demo.home.name}/sync-demo.db"
+            f"enqueued in {demo.home.name}/sync-demo.db",
         )
         demo.info(f"faults injected by the mock: {DEMO_FAULTS}")
         adapter = load_adapter("reference", base_url=base_url, clock=clock, transport=transport)
@@ -97,9 +98,10 @@ def step(demo: Demo) -> None:
         faults = province.journal.faults()
         per_request = counters.sent / max(1, counters.requests)
         demo.ok(
+            "deliver",
             f"delivered in {counters.requests} requests (~{per_request:.0f} events each, at most"
             " one per case, per-case order kept); faults met: "
-            + ", ".join(f"{k} ×{n}" for k, n in sorted(faults.items()) if k)
+            + ", ".join(f"{k} ×{n}" for k, n in sorted(faults.items()) if k),
         )
         demo.info(
             f"{counters.failed_requests} failed requests retried ({counters.inner_retries} "
@@ -110,18 +112,20 @@ def step(demo: Demo) -> None:
             province.journal.assert_each_event_applied_once_in_order(events)
             province.journal.assert_no_duplicate_applied()
         except AssertionError as exc:
-            demo.fail(f"the platform's journal disagrees: {exc}")
+            demo.fail("exactly_once", f"the platform's journal disagrees: {exc}")
             return
         demo.ok(
+            "exactly_once",
             f"mock journal: each of the {len(events)} events applied exactly once, "
-            "in per-case order"
+            "in per-case order",
         )
         report = verify_journal(store)
         status = outbox.status()
         demo.ok(
+            "evidence_journal",
             f"evidence journal: {report.records} hash-chained records verify "
             f"(head {report.head_hash[:16]}…); outbox: {status.pending} pending, "
-            f"{status.parked} parked"
+            f"{status.parked} parked",
         )
         demo.summary["sync"] = {
             "events": len(events),
