@@ -220,7 +220,7 @@ def test_a_busy_metrics_port_is_one_line_and_exit_2(tmp_path: Path) -> None:
         store = f"sqlite:///{tmp_path / 'govlink.db'}"
         for argv in (
             ["sync", "run", "--province", "http://127.0.0.1:9", "--store", store],
-            ["idp", "serve", "--dev", "--port", "0", "--home", str(tmp_path / "home")],
+            ["idp", "serve", "--dev", "--port", str(free_port()), "--home", str(tmp_path / "h")],
         ):
             with command([*argv, "--metrics-port", busy], tmp_path) as (proc, lines):
                 assert proc.wait(timeout=20) == 2
