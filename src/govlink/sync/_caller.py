@@ -250,9 +250,14 @@ class PlatformCaller:
             sleep=self.clock.asleep,
             reraise=True,
         )
-        async for try_ in retrying:
-            with try_:
-                return await attempt()
+        try:
+            async for try_ in retrying:
+                with try_:
+                    return await attempt()
+        finally:
+            # Once more when the retries end: a retry the budget refused is counted after the
+            # attempt that asked for it.
+            self.metrics.endpoint_health(request.endpoint, breaker, guard.budget)
         raise AssertionError("tenacity ended without a result")  # pragma: no cover
 
     def _record_failure(self, guard: EndpointGuard, failure: PlatformError) -> PlatformError:
