@@ -227,3 +227,19 @@ def test_a_busy_metrics_port_is_one_line_and_exit_2(tmp_path: Path) -> None:
             shown = [line for line in lines if line.strip()]
             assert any(f"127.0.0.1:{busy}" in line for line in shown), shown
             assert not any("Traceback" in line for line in shown), shown
+
+
+def test_without_the_metrics_extra_the_flag_is_one_line_and_exit_2(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setitem(sys.modules, "prometheus_client", None)  # import fails: not installed
+    store = f"sqlite:///{tmp_path / 'govlink.db'}"
+    for argv in (
+        ["sync", "run", "--province", "http://127.0.0.1:9", "--store", store],
+        ["idp", "serve", "--dev", "--port", str(free_port()), "--home", str(tmp_path / "h")],
+    ):
+        assert main([*argv, "--metrics-port", "0"]) == 2
+        err = capsys.readouterr().err
+        assert "metrics_unavailable" in err
+        assert "pip install 'govlink[metrics]'" in err
+        assert "Traceback" not in err
