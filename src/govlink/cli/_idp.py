@@ -176,6 +176,13 @@ def _serve(ctx: CliContext) -> int:
         import uvicorn  # the `server` extra
     except ImportError:
         raise ConfigError("uvicorn is not installed: pip install 'govlink[server]'") from None
+    recorder: Any = None
+    if args.metrics_port is not None:
+        # Checked before any work, like --port: a missing extra or a busy port is one line.
+        from .. import metrics
+
+        recorder = metrics.IdentityMetrics()
+        listen(args.metrics_host, args.metrics_port).close()
     ctx.note_development_default()
     # In development the issuer is the URL actually served (a client such as openid-client
     # refuses discovery whose issuer differs from the URL it fetched); an explicit
@@ -291,11 +298,22 @@ def _serve(ctx: CliContext) -> int:
         secure_cookies=not args.dev,
         authenticator=authenticator,
         province_sign_in=dev_province.sign_in if dev_province is not None else None,
+        metrics=recorder,
         **throttle,
     )
     if dev_province is not None and dev_province.app is not None:
         app.mount(MOCK_IDENTITY_PATH, dev_province.app)
     sock = listen(args.host, args.port)  # an address in use: one line, exit 2
+    exporter: Any = None
+    if recorder is not None:
+        from ..metrics import serve_metrics
+
+        try:
+            exporter = serve_metrics(recorder, args.metrics_port, args.metrics_host)
+        except ConfigError:
+            sock.close()
+            raise
+        ctx.err.print(f"metrics at {exporter.url}", markup=False)
     ctx.err.print(
         f"identity provider {issuer} serving on http://{args.host}:{args.port} "
         f"({len(halls)} halls, {len(policy.rules)} exchange rules)",
@@ -313,6 +331,8 @@ def _serve(ctx: CliContext) -> int:
         uvicorn.Server(server_config).run(sockets=[sock])
     finally:
         sock.close()
+        if exporter is not None:
+            exporter.close()
     return 0
 
 
@@ -376,6 +396,19 @@ def register(
         metavar="IPS",
         help="comma-separated proxy addresses whose X-Forwarded-For names the client "
         "(127.0.0.1; '*' trusts any)",
+    )
+    serve.add_argument(
+        "--metrics-port",
+        type=port,
+        default=None,
+        metavar="PORT",
+        help="serve Prometheus metrics on this port (/metrics; needs govlink[metrics])",
+    )
+    serve.add_argument(
+        "--metrics-host",
+        default="127.0.0.1",
+        metavar="HOST",
+        help="address the metrics port binds (default 127.0.0.1)",
     )
     serve.set_defaults(func=_serve)
     status = sub.add_parser(

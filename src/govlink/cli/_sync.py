@@ -4,7 +4,9 @@
   SIGTERM/SIGINT finish in-flight requests and stop. Exit 0; 1 when cases are parked at the end;
   2 when the platform refuses for a reason retrying cannot fix (``PlatformRefused``: one line
   saying what to fix; the entries stay pending) or a setting such as ``--batch-size`` is not
-  positive.
+  positive. ``--metrics-port N`` (opt-in; ``--metrics-host``, loopback by default) serves
+  Prometheus metrics at ``http://HOST:N/metrics`` while it runs, the outbox's depth and lag
+  read on each scrape (exit 2 when the ``metrics`` extra is missing or the port is busy).
 * ``govlink sync cases FILE`` validates case status events (JSON array, ``{"events": [...]}``,
   or NDJSON; NDJSON lines with ``"kind": "case"`` are skipped; read by :mod:`._input`) and
   enqueues the valid ones. Invalid records are reported with their line (or index), field and
@@ -35,7 +37,7 @@ from .._errors import ConfigError, FieldProblem, ValidationError
 from ..domain import CaseStatusEvent, parse_case_event
 from ..sync import CASE_EVENT, CATALOG_ITEM, Dispatcher, Outbox, PlatformRefused
 from ..sync.adapter import mask_text
-from ._args import add_group, positive_float, positive_int
+from ._args import add_group, port, positive_float, positive_int
 from ._context import CliContext
 from ._input import JsonInput, add_encoding_option
 from ._store import parse_duration
@@ -162,6 +164,25 @@ def run_sync_run(ctx: CliContext) -> int:
         logger.addHandler(handler)
         logger.setLevel(logging.INFO)
     outbox = _outbox(ctx)
+    recorder: Any = None
+    exporter: Any = None
+    if args.metrics_port is not None:
+        # Before the adapter: a missing extra or a busy port is one line and exit 2 (the
+        # ConfigError), with nothing opened yet.
+        from .. import metrics
+
+        recorder = metrics.SyncMetrics(outbox=outbox)
+        exporter = metrics.serve_metrics(recorder, args.metrics_port, args.metrics_host)
+        ctx.err.print(f"metrics at {exporter.url}", markup=False)
+    try:
+        return _run_dispatcher(ctx, outbox, recorder)
+    finally:
+        if exporter is not None:
+            exporter.close()
+
+
+def _run_dispatcher(ctx: CliContext, outbox: Outbox, recorder: Any) -> int:
+    args = ctx.args
     adapter = ctx.adapter("sync run")
     total = outbox.status().pending if ctx.interactive else 0
     progress: Any = None
@@ -194,6 +215,7 @@ def run_sync_run(ctx: CliContext) -> int:
             on_progress=advance,
             retain_every=args.retain_every,
             archive_dir=Path(args.archive_dir) if args.archive_dir else None,
+            metrics=recorder,
         )
     except ConfigError:
         # A non-positive --batch-size/--concurrency/--rate-limit: refused before any claim
@@ -304,6 +326,19 @@ def register(
         help="keep acknowledged entries this long (default 90d)",
     )
     run.add_argument("--archive-dir", metavar="DIR", help="archive into DIR before purging")
+    run.add_argument(
+        "--metrics-port",
+        type=port,
+        default=None,
+        metavar="PORT",
+        help="serve Prometheus metrics on this port (/metrics; needs govlink[metrics])",
+    )
+    run.add_argument(
+        "--metrics-host",
+        default="127.0.0.1",
+        metavar="HOST",
+        help="address the metrics port binds (default 127.0.0.1)",
+    )
     run.set_defaults(func=run_sync_run)
 
     cases = sync_commands.add_parser(

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from .._clock import Clock, system_clock
+from ..metrics import IdentityRecorder
 from ..store import Store
 from ._errors import IdentityError, JWKSUnavailable, KeyRingError
 from ._jose import VerificationKey, loads_strict
@@ -58,7 +59,8 @@ class RemoteJWKS:
 
     ``store`` (optional) keeps the last-known-good JWKS across restarts. ``client`` /
     ``async_client`` are httpx clients to use (tests pass ones with a mock transport);
-    by default each driver makes its own with the policy's timeout.
+    by default each driver makes its own with the policy's timeout. ``metrics``: told about
+    each fetch (``ok`` or ``error``), e.g. a :class:`govlink.metrics.IdentityMetrics`.
     """
 
     def __init__(
@@ -70,8 +72,10 @@ class RemoteJWKS:
         policy: JWKSCachePolicy | None = None,
         client: httpx.Client | None = None,
         async_client: httpx.AsyncClient | None = None,
+        metrics: IdentityRecorder | None = None,
     ) -> None:
         self.url = url
+        self.metrics = metrics if metrics is not None else IdentityRecorder()
         self.store = store
         self.clock = clock
         self.policy = policy or JWKSCachePolicy()
@@ -198,11 +202,13 @@ class RemoteJWKS:
         self._negative.clear()
         self._last_error = None
         self._persist(data, now)
+        self.metrics.jwks_fetch("ok")
 
     def _failed(self, exc: Exception) -> None:
         reason = str(exc) if isinstance(exc, _FetchFailed) else type(exc).__name__
         self._last_error = f"fetch failed: {reason}"
         log.warning("JWKS of %s: %s", self.url, self._last_error)
+        self.metrics.jwks_fetch("error")
 
     # -- sync driver -------------------------------------------------------------------------
 

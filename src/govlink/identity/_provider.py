@@ -25,6 +25,7 @@ import json
 import logging
 import re
 import secrets
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final
@@ -38,6 +39,7 @@ from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Re
 from starlette.routing import Route
 
 from .._errors import ValidationError
+from ..metrics import IdentityRecorder
 from ..store import Connection
 from ._city import CityIdentity
 from ._config import is_loopback_uri
@@ -234,6 +236,10 @@ LogoutDelivery = Callable[[list[LogoutNotice]], Awaitable[None]]
 
 
 class _Provider:
+    #: Told about token requests and JWKS answers (``create_provider_app(metrics=...)``);
+    #: the default records nothing.
+    metrics: IdentityRecorder = IdentityRecorder()
+
     def __init__(
         self,
         city: CityIdentity,
@@ -317,6 +323,7 @@ class _Provider:
     async def jwks(self, request: Request) -> Response:
         # Verifiers may cache the JWKS for up to the rollover policy's cache lifetime: a new
         # key is published that long before it signs, so this max-age never hides a key in use.
+        self.metrics.jwks_served()
         max_age = int(self.city.keys.policy.jwks_cache_lifetime)
         return JSONResponse(
             self.city.keys.jwks(),
@@ -460,6 +467,8 @@ class _Provider:
     # -- /token ---------------------------------------------------------------------------------
 
     async def token(self, request: Request) -> Response:
+        started = time.perf_counter()
+        form: Mapping[str, str] = {}
         try:
             form = await self._form(request)
             client = self._authenticate(request, form)
@@ -470,7 +479,17 @@ class _Provider:
             else:
                 tokens = await run_in_threadpool(self._token_grant, client, form)
         except OAuthError as exc:
+            self.metrics.token_request(
+                form.get("grant_type"), exc.error, time.perf_counter() - started
+            )
             return self._oauth_error(exc)
+        except Exception:
+            # Answered 500 by the server: counted, so the error-rate alert sees it.
+            self.metrics.token_request(
+                form.get("grant_type"), "server_error", time.perf_counter() - started
+            )
+            raise
+        self.metrics.token_request(form.get("grant_type"), None, time.perf_counter() - started)
         body = tokens.to_dict()
         if form.get("grant_type") == GRANT_TYPE:
             body["issued_token_type"] = tokens.issued_token_type
@@ -1232,6 +1251,7 @@ def create_provider_app(
     max_failures: int = 5,
     failure_window: float = 900.0,
     province_sign_in: str | None = None,
+    metrics: IdentityRecorder | None = None,
 ) -> Starlette:
     """The city identity provider as an ASGI app.
 
@@ -1250,7 +1270,9 @@ def create_provider_app(
     provincial platform's sign-in page (CAS ``login`` URL, with any fixed query such as its
     ``app_id``): a person who is not signed in is sent there with ``service=<this /authorize
     request>`` and comes back with a one-time ``ticket`` (without it: ``login_required``); an
-    interactive authenticator's page then also links to it.
+    interactive authenticator's page then also links to it. ``metrics``: told about every
+    token request (grant, outcome, latency) and JWKS answer, e.g. a
+    :class:`govlink.metrics.IdentityMetrics` (default: records nothing).
 
     Errors reach clients as RFC 6749 §5.2 JSON (``/token``, ``/revoke``, ``/introspect``) or
     as ``error`` redirects / 400 pages (``/authorize``); nothing is raised to the caller.
@@ -1269,6 +1291,8 @@ def create_provider_app(
         failure_window=failure_window,
         province_sign_in=province_sign_in,
     )
+    if metrics is not None:
+        provider.metrics = metrics
     routes = [
         Route("/.well-known/openid-configuration", provider.discovery, methods=["GET"]),
         Route("/.well-known/oauth-authorization-server", provider.discovery, methods=["GET"]),

@@ -27,6 +27,7 @@ from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_aft
 
 from .._clock import Clock, system_clock
 from .._errors import ConfigError
+from ..metrics import SyncRecorder
 from ._adapter import ProvinceAdapter, WireRequest, WireResponse
 from ._errors import PlatformAuthError, PlatformError, PlatformRefused
 from ._policy import BreakerState, CircuitBreaker, RateLimiter, RetryBudget, RetryPolicy
@@ -97,7 +98,10 @@ class PlatformCaller:
     ``policy`` gives the inner loop's numbers (:class:`RetryPolicy`); ``rate_limit`` is in
     requests per second (default: the adapter's ``requests_per_second``); ``breaker`` and
     ``budget`` are factories per endpoint (for tuning and tests); ``counters`` is shared with
-    the dispatcher when it owns this caller.
+    the dispatcher when it owns this caller. ``metrics``: the recorder told about each HTTP
+    attempt (latency and outcome, with an OpenTelemetry client span when the ``otel`` extra is
+    installed) and about the endpoint's breaker and budget after it (default: the no-op
+    :class:`~govlink.metrics.SyncRecorder`).
 
     Raises:
         ConfigError: a rate limit (given, or the adapter's) that is not a positive number.
@@ -114,8 +118,13 @@ class PlatformCaller:
         budget: Callable[[Clock], RetryBudget] | None = None,
         rng: random.Random | None = None,
         counters: SyncCounters | None = None,
+        metrics: SyncRecorder | None = None,
     ) -> None:
         self.adapter = adapter
+        self.metrics = metrics if metrics is not None else SyncRecorder()
+        # The span's url.full: the adapter's base URL when it has one (both bundled ones do).
+        base = getattr(adapter, "base_url", None)
+        self._base_url = base.rstrip("/") if isinstance(base, str) else None
         self.clock = clock or system_clock
         self.policy = policy or RetryPolicy()
         self.rng = rng or random.Random()  # noqa: S311 - jitter, not a secret
@@ -208,22 +217,29 @@ class PlatformCaller:
             if delay > 0:
                 await self.clock.asleep(delay)
             counters.requests += 1
+            url = self._base_url + request.path if self._base_url is not None else None
             try:
-                response = await self.adapter.send(request)
-                value = decode(response)
-            except PlatformError as exc:
-                failure = exc
-                if failure.reason == "unauthorized" and not refreshed:
-                    counters.token_refreshes += 1
-                    try:
-                        await self.adapter.refresh_credentials()
-                    except PlatformError as refresh_failure:
-                        failure = refresh_failure
-                    else:
-                        refreshed = True
-                        return await attempt()  # the resend after a refresh is not a retry
-                raise self._record_failure(guard, failure) from None
-            breaker.record_success()
+                try:
+                    with self.metrics.request(request.endpoint, request.method, url) as observed:
+                        response = await self.adapter.send(request)
+                        observed.set_status(response.status)
+                    value = decode(response)
+                except PlatformError as exc:
+                    failure = exc
+                    if failure.reason == "unauthorized" and not refreshed:
+                        counters.token_refreshes += 1
+                        try:
+                            await self.adapter.refresh_credentials()
+                        except PlatformError as refresh_failure:
+                            failure = refresh_failure
+                        else:
+                            refreshed = True
+                            return await attempt()  # the resend after a refresh is not a retry
+                    raise self._record_failure(guard, failure) from None
+                breaker.record_success()
+            finally:
+                # After the breaker saw the outcome: the gauge shows the state it is in now.
+                self.metrics.endpoint_health(request.endpoint, breaker, guard.budget)
             return CallAnswer(value, response)
 
         guard.budget.record_request()
@@ -234,9 +250,14 @@ class PlatformCaller:
             sleep=self.clock.asleep,
             reraise=True,
         )
-        async for try_ in retrying:
-            with try_:
-                return await attempt()
+        try:
+            async for try_ in retrying:
+                with try_:
+                    return await attempt()
+        finally:
+            # Once more when the retries end: a retry the budget refused is counted after the
+            # attempt that asked for it.
+            self.metrics.endpoint_health(request.endpoint, breaker, guard.budget)
         raise AssertionError("tenacity ended without a result")  # pragma: no cover
 
     def _record_failure(self, guard: EndpointGuard, failure: PlatformError) -> PlatformError:

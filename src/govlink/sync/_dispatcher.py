@@ -38,6 +38,7 @@ from typing import Any, TypeVar, cast
 
 from .._clock import Clock
 from .._errors import ConfigError, StoreError, ValidationError
+from ..metrics import SyncRecorder
 from ..store import WAKE_CHANNEL
 from ._adapter import CASE_EVENT, Delivery, ItemResult, Outcome, ProvinceAdapter, WireRequest
 from ._adapter import batch_limit as _batch_limit
@@ -68,7 +69,10 @@ class Dispatcher:
     at once). ``store_outage_seconds``: how long workers keep retrying an unreachable store
     (a PostgreSQL restart) before :meth:`run` raises its error. ``retain_every``: seconds
     between retention runs (:meth:`Outbox.retain`, archiving into ``archive_dir`` when given),
-    the first one ``retain_every`` after the start; ``None``: never.
+    the first one ``retain_every`` after the start; ``None``: never. ``metrics``: told what
+    happens (entries sent, acknowledged, retried, parked; each request's latency and outcome;
+    breaker and budget), e.g. a :class:`govlink.metrics.SyncMetrics`; the default
+    :class:`~govlink.metrics.SyncRecorder` does nothing.
 
     Every request goes through :attr:`caller` (a :class:`~govlink.sync.PlatformCaller`); pass
     the same caller to :meth:`govlink.sync.CatalogSync.reconcile` to share its breaker, budget
@@ -105,6 +109,7 @@ class Dispatcher:
         store_outage_seconds: float = 300.0,
         retain_every: float | None = None,
         archive_dir: Path | None = None,
+        metrics: SyncRecorder | None = None,
     ) -> None:
         _check_positive("concurrency", concurrency, whole=True)
         if batch_size is not None:
@@ -128,6 +133,7 @@ class Dispatcher:
         self.archive_dir = archive_dir
         self.on_progress = on_progress
         self.counters = SyncCounters()
+        self.metrics = metrics if metrics is not None else SyncRecorder()
         #: The short-retry driver every request of this dispatcher goes through.
         self.caller = PlatformCaller(
             adapter,
@@ -138,6 +144,7 @@ class Dispatcher:
             budget=budget,
             rng=self.rng,
             counters=self.counters,
+            metrics=self.metrics,
         )
         #: The refusal that ended the run (``None`` while none happened).
         self.fatal: PlatformRefused | None = None
@@ -456,6 +463,7 @@ class Dispatcher:
                 if bad:
                     self.outbox.settle((), bad, conn=conn)
                     self.counters.parked += len(bad)
+                    self.metrics.parked(endpoint, len(bad))
                 if not good:
                     return None
                 deliveries = good
@@ -489,6 +497,7 @@ class Dispatcher:
         """Send one batch and settle it; returns the next entries of acknowledged lanes."""
         deliveries = claim.deliveries
         self.counters.sent += len(deliveries)
+        self.metrics.sent(endpoint, len(deliveries))
         try:
             answer: CallAnswer[Sequence[ItemResult]] = await self.caller.call(
                 request, lambda response: self.adapter.decode(kind, deliveries, response)
@@ -601,8 +610,14 @@ class Dispatcher:
         c.acknowledged += len(acked)
         c.applied += applied
         c.duplicates += duplicates
-        c.retried += sum(1 for f in failures if f.retry_at is not None)
-        c.parked += sum(1 for f in failures if f.retry_at is None)
+        retried = sum(1 for f in failures if f.retry_at is not None)
+        c.retried += retried
+        c.parked += len(failures) - retried
+        recorder = self.metrics
+        recorder.acknowledged(endpoint, applied=applied, duplicates=duplicates)
+        if failures:
+            recorder.retried(endpoint, retried)
+            recorder.parked(endpoint, len(failures) - retried)
         c.by_endpoint[endpoint] = c.by_endpoint.get(endpoint, 0) + len(acked)
         if self.on_progress is not None and acked:
             self.on_progress(len(acked))
@@ -645,6 +660,7 @@ class Dispatcher:
             await self._db_call(self.outbox.settle, (), failures, journal=[fail])
             self._settled.set()
             self.counters.retried += len(failures)
+            self.metrics.retried(endpoint, len(failures))
             if state.breaker.state is not BreakerState.CLOSED or exc.retry_after:
                 # Visible without --log-json (logging's last resort prints warnings): an
                 # outage or a platform asking to wait is never a silent loop.
@@ -674,6 +690,7 @@ class Dispatcher:
                 self.outbox.settle, (), [LaneFailure(deliveries[0], exc.message)], journal=[fail]
             )
             self.counters.parked += 1
+            self.metrics.parked(endpoint, 1)
             return []
         await self._db_call(self.outbox.journal, [fail])
         middle = len(deliveries) // 2
