@@ -27,7 +27,7 @@ from ..identity import (
 )
 from ..identity._config import ProviderConfig, dev_halls, load_provider_config
 from ..store import Store
-from ._args import fixed_port
+from ._args import fixed_port, port
 from ._context import CliContext, listen
 
 __all__ = ["register"]
