@@ -19,6 +19,7 @@ halls' back-channel receivers end the session).
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import html
 import json
@@ -27,6 +28,7 @@ import time
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+from joserfc import jws
 from joserfc.jwk import ECKey
 
 from .._clock import system_clock
@@ -42,12 +44,9 @@ from ..identity import (
     InvalidToken,
     TokenExchange,
     Verifier,
-    b64url_decode,
-    b64url_encode,
     create_provider_app,
     open_city_identity,
 )
-from ..identity._jose import sign_compact
 from ..store import open_store
 from ._demo import Demo
 from ._demo_halls import DemoHall
@@ -66,13 +65,21 @@ PERSON = "wang-l4"
 _HIDDEN = re.compile(r"<input type='hidden' name='(\w+)' value='([^']*)'>")
 
 
+
+def _b64url(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+
+
+def _unb64url(segment: str) -> bytes:
+    return base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4))
+
 def _claims(token: str) -> dict[str, Any]:
-    claims: dict[str, Any] = json.loads(b64url_decode(token.split(".")[1]))
+    claims: dict[str, Any] = json.loads(_unb64url(token.split(".")[1]))
     return claims
 
 
 def _header(token: str) -> dict[str, Any]:
-    header: dict[str, Any] = json.loads(b64url_decode(token.split(".")[0]))
+    header: dict[str, Any] = json.loads(_unb64url(token.split(".")[0]))
     return header
 
 
@@ -203,10 +210,13 @@ class _Story:
         if city_token is None or county_token is None:
             self.demo.fail("refuse_misaddressed", "the halls hold no session to take tokens from")
             return
-        forged = sign_compact(
-            _header(county_token), _claims(county_token), ECKey.generate_key("P-256")
+        # The attacker's own tools: joserfc signs with a key the city never published.
+        forged = jws.serialize_compact(
+            _header(county_token),
+            json.dumps(_claims(county_token)).encode(),
+            ECKey.generate_key("P-256"),
         )
-        none_header = b64url_encode(b'{"alg":"none","typ":"at+jwt"}')
+        none_header = _b64url(b'{"alg":"none","typ":"at+jwt"}')
         unsigned = f"{none_header}.{county_token.split('.')[1]}."
         cases = {
             "refuse_misaddressed": (

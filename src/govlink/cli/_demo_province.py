@@ -8,8 +8,6 @@ and no faults; later steps (sync) reach it through ``demo.state.province``
 
 from __future__ import annotations
 
-from ..adapters.gateway import wire as gw
-from ..adapters.reference import wire as ref
 from ._demo import Demo
 
 __all__ = ["step"]
@@ -17,7 +15,7 @@ __all__ = ["step"]
 
 def step(demo: Demo) -> None:
     """Start the mock province and say what it serves (two lines)."""
-    from ..testing import MockProvince
+    from ..testing import MockProvince, served_directory
 
     demo.section("Provincial platform (省级平台): the built-in mock")
     province = MockProvince(clock=demo.clock)
@@ -29,11 +27,12 @@ def step(demo: Demo) -> None:
         )
         return
     demo.state.province = province
+    served = served_directory(("reference", "gateway"), province.base_url)
     demo.ok(
         "serve",
         f"mock province running in-process at {province.base_url}: reference API "
-        f"({ref.CASE_EVENTS_BATCH_PATH}, batches of {ref.MAX_EVENT_BATCH}) and gateway API "
-        f"({gw.CASE_STATUS_PUSH_PATH}, HMAC-SHA256)",
+        f"({served['reference']['api_url']}) and gateway API "
+        f"({served['gateway']['events_url']}, {served['gateway']['sign_method']})",
     )
     demo.info(
         "no faults yet; every request is journaled for the exactly-once, in-order checks "

@@ -19,13 +19,15 @@ from ..identity import (
     ExchangePolicy,
     ExchangeRule,
     LogoutOutbox,
+    ProviderConfig,
     ProvincialMapping,
     RemoteJWKS,
     TokenExchange,
     create_provider_app,
+    dev_halls,
+    load_provider_config,
     open_city_identity,
 )
-from ..identity._config import ProviderConfig, dev_halls, load_provider_config
 from ..store import Store
 from ._args import fixed_port, port
 from ._context import CliContext, listen
@@ -137,7 +139,7 @@ def served_province(url: str, settings: Settings, store: Store, clock: Clock) ->
         ConfigError: nothing at ``url`` answers like a mock identity face.
     """
     from .._http import httpx
-    from ..testing._identity_platform import DEFAULT_CITY_AUDIENCE, DEMO_IDENTITY_APP_ID
+    from ..testing import DEFAULT_CITY_AUDIENCE, DEMO_IDENTITY_APP_ID
 
     try:
         state = httpx.get(f"{url}/admin/state", timeout=5).raise_for_status().json()

@@ -21,6 +21,9 @@ from ._gateway_openapi import gateway_openapi, render_gateway_openapi
 from ._identity_face import IDENTITY_PREFIX, identity_face
 from ._identity_people import TEST_PEOPLE, TestPeople, TestPerson
 from ._identity_platform import (
+    DEFAULT_CITY_AUDIENCE,
+    DEMO_IDENTITY_APP_ID,
+    DEMO_IDENTITY_APP_SECRET,
     IdentityApp,
     IdentityFaults,
     IdentityPlatform,
@@ -52,6 +55,9 @@ from ._reference_face import ReferenceFace
 __all__ = [
     "BUILTIN_FACES",
     "DEFAULT_BASE_URL",
+    "DEFAULT_CITY_AUDIENCE",
+    "DEMO_IDENTITY_APP_ID",
+    "DEMO_IDENTITY_APP_SECRET",
     "IDENTITY_PREFIX",
     "TEST_PEOPLE",
     "CoreResponse",
