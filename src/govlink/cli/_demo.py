@@ -156,7 +156,8 @@ def run_demo(ctx: CliContext) -> int:
         )
     else:
         demo.console.print(
-            f"[green bold]demo finished: all {len(checks)} checks passed"
+            "[green bold]demo finished: "
+            + (f"all {len(checks)} checks passed" if len(checks) != 1 else "its 1 check passed")
             + (f"; state kept in {home}" if not keep and demo.keep_home else "")
         )
     return 1 if demo.failures else 0
