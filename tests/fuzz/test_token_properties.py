@@ -14,7 +14,8 @@ from fuzz_targets import AUDIENCE, token_verifier
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from govlink.identity import IdentityError, InvalidToken, Verifier, b64url_encode
+from govlink.identity import IdentityError, InvalidToken, Verifier
+from govlink.identity._jose import b64url_encode
 
 VERIFIER, TOKENS = token_verifier()
 VALID = TOKENS[0]
@@ -121,7 +122,7 @@ def test_odd_headers_and_claims_only_raise_identity_errors(
 
 
 def b64url_decode_text(segment: str) -> str:
-    from govlink.identity import b64url_decode
+    from govlink.identity._jose import b64url_decode
 
     return b64url_decode(segment).decode()
 

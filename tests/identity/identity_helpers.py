@@ -19,7 +19,8 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
 from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 
 from govlink._http import httpx
-from govlink.identity import VerificationKey, b64url_encode
+from govlink.identity import VerificationKey
+from govlink.identity._jose import b64url_encode
 
 ISSUER = "https://sso.dongying.example"
 ALL_ALGORITHMS = ("ES256", "EdDSA", "RS256", "PS256")

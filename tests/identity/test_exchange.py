@@ -22,8 +22,8 @@ from govlink.identity import (
     ProvincialMapping,
     TokenExchange,
     VerificationKey,
-    b64url_decode,
 )
+from govlink.identity._jose import b64url_decode
 
 PROVINCE = "https://sso.shandong.example"
 CITY_AT_PROVINCE = "city-370500"

@@ -24,8 +24,8 @@ from govlink.identity import (
     TokenSet,
     TrustedIssuer,
     Verifier,
-    b64url_decode,
 )
+from govlink.identity._jose import b64url_decode
 from govlink.store import Store
 
 CITY, COUNTY = "hall-370500", "hall-370502"

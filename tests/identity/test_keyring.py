@@ -23,8 +23,8 @@ from govlink.identity import (
     TrustedIssuer,
     VerificationKey,
     Verifier,
-    b64url_encode,
 )
+from govlink.identity._jose import b64url_encode
 from govlink.store import Store
 
 DAY = 86400.0

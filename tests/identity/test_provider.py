@@ -34,9 +34,9 @@ from govlink.identity import (
     ProvincialMapping,
     TokenExchange,
     VerificationKey,
-    b64url_encode,
     create_provider_app,
 )
+from govlink.identity._jose import b64url_encode
 
 pytestmark = pytest.mark.anyio
 

@@ -29,11 +29,9 @@ from govlink.identity import (
     ProvincialMapping,
     TokenExchange,
     VerificationKey,
-    b64url_decode,
-    b64url_encode,
     create_provider_app,
-    loads_strict,
 )
+from govlink.identity._jose import b64url_decode, b64url_encode, loads_strict
 from govlink.store import Store
 
 pytestmark = pytest.mark.anyio

@@ -33,9 +33,9 @@ from govlink.identity import (
     RolloverPolicy,
     TokenExchange,
     VerificationKey,
-    b64url_encode,
     create_provider_app,
 )
+from govlink.identity._jose import b64url_encode
 from govlink.store import SQLiteStore, Store
 
 pytestmark = pytest.mark.anyio

@@ -26,9 +26,9 @@ from govlink.identity import (
     HallRegistry,
     Issuer,
     KeyRing,
-    b64url_encode,
     create_provider_app,
 )
+from govlink.identity._jose import b64url_encode
 from govlink.testing import IdentityPlatform
 
 pytestmark = pytest.mark.anyio

@@ -21,8 +21,8 @@ from govlink.identity import (
     TrustedIssuer,
     VerificationKey,
     Verifier,
-    b64url_encode,
 )
+from govlink.identity._jose import b64url_encode
 
 AUD = "hall-370502"
 

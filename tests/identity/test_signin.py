@@ -36,11 +36,9 @@ from govlink.identity import (
     RolloverPolicy,
     TokenExchange,
     VerificationKey,
-    b64url_decode,
-    b64url_encode,
     create_provider_app,
-    loads_strict,
 )
+from govlink.identity._jose import b64url_decode, b64url_encode, loads_strict
 from govlink.store import SQLiteStore
 
 pytestmark = pytest.mark.anyio

@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 from joserfc.jwk import JWKRegistry, OKPKey
 
-from govlink.identity import VerificationKey, b64url_decode
-from govlink.identity._jose import sign_compact
+from govlink.identity import VerificationKey
+from govlink.identity._jose import b64url_decode, sign_compact
 
 VECTORS = Path(__file__).parent / "vectors"
 

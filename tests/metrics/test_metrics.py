@@ -15,16 +15,10 @@ from prometheus_client import CollectorRegistry
 from prometheus_client.parser import text_string_to_metric_families
 
 from govlink import ConfigError, StoreError, VirtualClock, metrics
+from govlink.metrics._recorders import request_outcome
 from govlink.store import Store
-from govlink.sync import (
-    CASE_EVENT,
-    CircuitBreaker,
-    LaneFailure,
-    NewEntry,
-    Outbox,
-    PlatformError,
-    RetryBudget,
-)
+from govlink.sync import CASE_EVENT, CircuitBreaker, NewEntry, Outbox, PlatformError, RetryBudget
+from govlink.sync._outbox import LaneFailure
 
 
 def value(recorder: Any, name: str, **labels: str) -> float | None:
@@ -97,7 +91,7 @@ def test_request_latency_and_outcomes() -> None:
 def test_request_outcome_labels_are_bounded(
     status: int | None, reason: str | None, outcome: str
 ) -> None:
-    assert metrics.request_outcome(status, reason) == outcome
+    assert request_outcome(status, reason) == outcome
 
 
 def test_breaker_and_budget_are_read_from_the_real_objects() -> None:

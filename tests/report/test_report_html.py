@@ -28,6 +28,7 @@ from govlink.domain import (
 )
 from govlink.report._charts import Series as ChartSeries
 from govlink.report._charts import column_chart, hbar_chart, nice_ticks
+from govlink.report._supervision import FLAG_LEVELS
 from govlink.samples import load_sample_catalog
 
 SAMPLE = str(resources.files("govlink.samples").joinpath("data/cases.ndjson"))
@@ -62,7 +63,7 @@ def test_flagged_are_worst_first(sample_report: report.SupervisionReport) -> Non
     flagged = sample_report.flagged()
     levels = sample_report.level_counts()
     assert len(flagged) == levels["warning"] + levels["yellow"] + levels["red"]
-    order = [report.FLAG_LEVELS.index(c.level) for c in flagged if c.level]
+    order = [FLAG_LEVELS.index(c.level) for c in flagged if c.level]
     assert order == sorted(order)
     reds = [c.result.overdue_working_days for c in flagged if c.level is SupervisionLevel.RED]
     assert reds == sorted(reds, reverse=True)  # type: ignore[type-var]

@@ -14,13 +14,13 @@ from govlink.sync import (
     FairShare,
     JournalRecord,
     JournalTampered,
-    LaneFailure,
     NewEntry,
     NotParked,
     Outbox,
     read_archive,
     verify_journal,
 )
+from govlink.sync._outbox import LaneFailure
 
 
 def entry(case: str, seq: int, hall: str = "370500", **extra: object) -> NewEntry:

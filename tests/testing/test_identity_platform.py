@@ -26,10 +26,9 @@ from govlink.identity import (
     ProvincialMapping,
     RemoteJWKS,
     RolloverPolicy,
-    b64url_decode,
-    b64url_encode,
     create_provider_app,
 )
+from govlink.identity._jose import b64url_decode, b64url_encode
 from govlink.store import Store
 from govlink.testing import (
     TEST_PEOPLE,

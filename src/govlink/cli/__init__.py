@@ -28,9 +28,18 @@ import traceback
 from collections.abc import Sequence
 
 from .._errors import ConfigError, GovlinkError
-from ._context import CliContext
+from ._context import CliContext as _CliContext
 
-__all__ = ["COMMAND_MODULES", "DEBUG_ENV", "build_parser", "main"]
+__all__ = [
+    "COMMAND_MODULES",
+    "DEBUG_ENV",
+    "EXIT_FAILED",
+    "EXIT_OK",
+    "EXIT_USAGE",
+    "build_parser",
+    "main",
+    "run",
+]
 
 #: Command-group modules (``govlink.cli._<name>``), in the order ``--help`` lists them.
 COMMAND_MODULES: tuple[str, ...] = (
@@ -47,13 +56,14 @@ COMMAND_MODULES: tuple[str, ...] = (
     "store",
 )
 
+#: The exit codes of the contract: success, invalid or failed, usage or configuration.
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
 #: Set (to anything) to print the traceback of an unexpected error.
 DEBUG_ENV = "GOVLINK_DEBUG"
 
 
-def common_options() -> argparse.ArgumentParser:
+def _common_options() -> argparse.ArgumentParser:
     """Options every subcommand accepts (``govlink keys list --json`` as well as before it)."""
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument(
@@ -78,7 +88,7 @@ def common_options() -> argparse.ArgumentParser:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    common = common_options()
+    common = _common_options()
     parser = argparse.ArgumentParser(
         prog="govlink",
         description="One network (一张网) for a city's government service halls.",
@@ -101,7 +111,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """
     parser = build_parser()
     args = parser.parse_args(argv)  # exits 2 with a usage line on bad arguments
-    ctx = CliContext(args)
+    ctx = _CliContext(args)
     try:
         if getattr(args, "loads_settings", True):
             # Every command reads the settings first: a broken govlink.toml, a missing
@@ -136,12 +146,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     return code
 
 
-def _say(ctx: CliContext, code: str, message: str) -> None:
+def _say(ctx: _CliContext, code: str, message: str) -> None:
     line = " ".join(message.split())  # one line, whatever the message held
     ctx.err.print(f"govlink: error[{code}]: {line}", markup=False)
 
 
-def _unexpected(ctx: CliContext, exc: BaseException) -> int:
+def _unexpected(ctx: _CliContext, exc: BaseException) -> int:
     from ..sync.adapter import mask_text
 
     if os.environ.get(DEBUG_ENV):

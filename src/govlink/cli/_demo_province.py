@@ -31,7 +31,8 @@ def step(demo: Demo) -> None:
     demo.ok(
         "serve",
         f"mock province running in-process at {province.base_url}: reference API "
-        f"({served['reference']['api_url']}) and gateway API "
+        f"({served['reference']['events_url']}, batches of {served['reference']['max_batch']}) "
+        "and gateway API "
         f"({served['gateway']['events_url']}, {served['gateway']['sign_method']})",
     )
     demo.info(

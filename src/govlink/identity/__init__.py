@@ -103,7 +103,7 @@ from ._hall import (
 )
 from ._halls import Client, HallRegistry
 from ._issuer import Issuer, LogoutNotice, Session, SignIn, TokenPolicy, TokenSet
-from ._jose import VerificationKey, b64url_decode, b64url_encode, loads_strict
+from ._jose import VerificationKey
 from ._jwks import JWKSCachePolicy, RemoteJWKS
 from ._keys import (
     SIGNING_ALGORITHMS,
@@ -243,15 +243,12 @@ __all__ = [
     "Verifier",
     "authenticate",
     "averify_logout_token",
-    "b64url_decode",
-    "b64url_encode",
     "bearer_token",
     "create_provider_app",
     "dev_halls",
     "identity_openapi",
     "key_protector",
     "load_provider_config",
-    "loads_strict",
     "open_city_identity",
     "receive_backchannel_logout",
     "render_identity_openapi",

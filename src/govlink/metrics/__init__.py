@@ -25,8 +25,6 @@ Errors::
 from __future__ import annotations
 
 from ._prometheus import (
-    BREAKER_STATES,
-    LATENCY_BUCKETS,
     IdentityMetrics,
     MetricsServer,
     MetricsUnavailable,
@@ -36,35 +34,23 @@ from ._prometheus import (
     serve_metrics,
 )
 from ._recorders import (
-    GRANTS,
     IdentityRecorder,
     RequestObservation,
     SyncRecorder,
-    grant_label,
-    oauth_outcome,
-    request_outcome,
 )
-from ._tracing import TRACER_NAME, PlatformSpan, otel_available, platform_span
+from ._tracing import otel_available, platform_span
 
 __all__ = [
-    "BREAKER_STATES",
-    "GRANTS",
-    "LATENCY_BUCKETS",
-    "TRACER_NAME",
     "IdentityMetrics",
     "IdentityRecorder",
     "MetricsServer",
     "MetricsUnavailable",
     "OutboxCollector",
-    "PlatformSpan",
     "RequestObservation",
     "SyncMetrics",
     "SyncRecorder",
-    "grant_label",
     "metrics_app",
-    "oauth_outcome",
     "otel_available",
     "platform_span",
-    "request_outcome",
     "serve_metrics",
 ]

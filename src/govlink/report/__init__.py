@@ -15,8 +15,6 @@ from __future__ import annotations
 
 from ._html import render_supervision_html, write_supervision_html
 from ._supervision import (
-    CONCLUSION_BINS,
-    FLAG_LEVELS,
     ItemTypeLimits,
     LevelCounts,
     ReportedCase,
@@ -26,8 +24,6 @@ from ._supervision import (
 )
 
 __all__ = [
-    "CONCLUSION_BINS",
-    "FLAG_LEVELS",
     "ItemTypeLimits",
     "LevelCounts",
     "ReportedCase",

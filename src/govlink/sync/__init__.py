@@ -20,7 +20,7 @@ Errors (see :mod:`govlink.sync._errors` for the tree)::
 from __future__ import annotations
 
 from ._adapter import CASE_EVENT, CATALOG_ITEM, ProvinceAdapter
-from ._caller import CallAnswer, EndpointGuard, PlatformCaller, SyncCounters
+from ._caller import PlatformCaller, SyncCounters
 from ._catalog import (
     CATALOG_SCHEMA,
     CatalogChangeRecord,
@@ -44,15 +44,12 @@ from ._errors import (
 from ._journal import JournalRecord, JournalReport, verify_journal
 from ._outbox import (
     SYNC_SCHEMA,
-    Claim,
     EnqueueResult,
-    LaneFailure,
     NewEntry,
     Outbox,
     OutboxStatus,
     ParkedCase,
     RetentionReport,
-    lane_name,
     read_archive,
 )
 from ._policy import (
@@ -71,21 +68,17 @@ __all__ = [
     "ENTRY_POINT_GROUP",
     "SYNC_SCHEMA",
     "BreakerState",
-    "CallAnswer",
     "CatalogChangeRecord",
     "CatalogItemProgress",
     "CatalogPushReport",
     "CatalogSync",
     "CircuitBreaker",
-    "Claim",
     "Dispatcher",
-    "EndpointGuard",
     "EnqueueResult",
     "FairShare",
     "JournalRecord",
     "JournalReport",
     "JournalTampered",
-    "LaneFailure",
     "NewEntry",
     "NotParked",
     "Outbox",
@@ -106,7 +99,6 @@ __all__ = [
     "SyncError",
     "adapter_names",
     "fetch_catalog_digest",
-    "lane_name",
     "load_adapter",
     "read_archive",
     "verify_journal",

@@ -24,6 +24,8 @@ def served_directory(apis: Iterable[str], base: str) -> dict[str, dict[str, str]
         if api == "reference":
             directory[api] = {
                 "api_url": f"{base}/v1/",
+                "events_url": base + ref.CASE_EVENTS_BATCH_PATH,
+                "max_batch": str(ref.MAX_EVENT_BATCH),
                 "token_url": base + ref.TOKEN_PATH,
                 "client_id": ref.DEMO_CLIENT_ID,
                 "client_secret": ref.DEMO_CLIENT_SECRET,

@@ -27,6 +27,8 @@ if TYPE_CHECKING:
     from ._province import MockProvince, ServedProvince
 
 
+__all__ = ["mock_province", "mock_province_router", "served_province", "virtual_clock"]
+
 @pytest.fixture
 def virtual_clock() -> VirtualClock:
     """A virtual clock for one test; ``advance()`` it, or let code ``sleep`` on it."""
