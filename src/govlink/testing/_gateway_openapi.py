@@ -16,7 +16,7 @@ from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
 from ..adapters.gateway import wire as gw
-from ._openapi import render
+from ._openapi import error_responses, render
 
 __all__ = ["gateway_openapi", "render_gateway_openapi"]
 
@@ -56,18 +56,7 @@ def _envelope_of(data_schema: str) -> dict[str, Any]:
 
 
 def _errors() -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for status, text in _ERROR_TEXT.items():
-        response: dict[str, Any] = {"description": text, "content": _json("Envelope")}
-        if status in (429, 503):
-            response["headers"] = {
-                "Retry-After": {
-                    "description": "Seconds to wait before retrying.",
-                    "schema": {"type": "integer", "minimum": 0},
-                }
-            }
-        out[str(status)] = response
-    return out
+    return error_responses(_ERROR_TEXT, "Envelope")
 
 
 def _signing_headers() -> list[dict[str, Any]]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 import json
+from collections.abc import Mapping
 from functools import cache
 from typing import Any, Final
 
@@ -51,9 +52,17 @@ def _errors(*statuses: int) -> dict[str, Any]:
         500: "Internal error; retry with backoff.",
         503: "Platform unavailable; Retry-After when known.",
     }
+    return error_responses({status: text[status] for status in statuses}, "ErrorResponse")
+
+
+def error_responses(descriptions: Mapping[int, str], schema_name: str) -> dict[str, Any]:
+    """OpenAPI ``responses`` for these error statuses, each answering ``schema_name``.
+
+    429 and 503 carry a ``Retry-After`` header, as every mocked province API sends one there.
+    """
     out: dict[str, Any] = {}
-    for status in statuses:
-        response: dict[str, Any] = {"description": text[status], "content": _json("ErrorResponse")}
+    for status, description in descriptions.items():
+        response: dict[str, Any] = {"description": description, "content": _json(schema_name)}
         if status in (429, 503):
             response["headers"] = {
                 "Retry-After": {
