@@ -391,7 +391,23 @@ class _FixedKeys:
         return self.lookup(kid)
 
 
-class IdentityPlatform:
+class _FaceUrls:
+    """The face's JWKS and sign-in page URLs under ``base_url`` (in-process or served)."""
+
+    base_url: str
+
+    @property
+    def jwks_url(self) -> str:
+        """The JWKS URL."""
+        return self.base_url + _JWKS_PATH
+
+    @property
+    def login_url(self) -> str:
+        """The sign-in page URL."""
+        return self.base_url + _LOGIN_PATH
+
+
+class IdentityPlatform(_FaceUrls):
     """The mock provincial identity platform: people, keys, tickets, faults and its faces.
 
     >>> platform = IdentityPlatform(clock=VirtualClock())
@@ -451,16 +467,6 @@ class IdentityPlatform:
     def faults(self) -> IdentityFaults:
         """The faults in force (see :meth:`set_faults`)."""
         return self._faults
-
-    @property
-    def jwks_url(self) -> str:
-        """The JWKS URL of the in-process faces."""
-        return self.base_url + _JWKS_PATH
-
-    @property
-    def login_url(self) -> str:
-        """The sign-in page URL of the in-process faces."""
-        return self.base_url + _LOGIN_PATH
 
     def set_faults(self, faults: IdentityFaults | str | None) -> IdentityFaults:
         """Replace the faults (an outage's ``for`` and the rotation period count from now).
@@ -1014,22 +1020,12 @@ def create_identity_app(platform: IdentityPlatform) -> Starlette:
 
 
 @dataclass
-class ServedIdentity:
+class ServedIdentity(_FaceUrls):
     """A platform served on a loopback port (from :func:`served_identity`)."""
 
     platform: IdentityPlatform
     base_url: str
     port: int
-
-    @property
-    def jwks_url(self) -> str:
-        """The served JWKS URL."""
-        return self.base_url + _JWKS_PATH
-
-    @property
-    def login_url(self) -> str:
-        """The served sign-in page URL."""
-        return self.base_url + _LOGIN_PATH
 
 
 @contextlib.contextmanager
