@@ -1,38 +1,5 @@
-"""The identity branch of govlink's error tree.
-
-::
-
-    GovlinkError
-    └── IdentityError                 identity_error
-        ├── InvalidToken              invalid_token       (what an unauthenticated caller sees)
-        │   ├── MissingToken          missing_token       (no credentials: RFC 6750 §3.1)
-        │   ├── MalformedToken        malformed_token
-        │   ├── TokenTooLarge         token_too_large
-        │   ├── DuplicateMember       duplicate_member
-        │   ├── UnsupportedToken      unsupported_token   (JWE, nested JWT, b64=false)
-        │   ├── CritNotUnderstood     crit_not_understood
-        │   ├── EmbeddedKeyRefused    embedded_key_refused (jku, x5u, jwk, x5c)
-        │   ├── AlgorithmNotAllowed   algorithm_not_allowed
-        │   ├── UnknownKey            unknown_key
-        │   ├── InvalidSignature      invalid_signature
-        │   ├── InvalidTokenType      invalid_type
-        │   ├── InvalidIssuer         invalid_issuer
-        │   ├── InvalidAudience       invalid_audience
-        │   ├── TokenExpired          expired
-        │   ├── TokenNotYetValid      not_yet_valid
-        │   ├── IssuedInFuture        issued_in_future
-        │   ├── InvalidClaim          invalid_claim
-        │   ├── TokenReplayed         token_replayed
-        │   └── TokenRevoked          token_revoked
-        ├── KeyRingError              key_ring_error
-        │   ├── KeyDecryptionFailed   key_decryption_failed
-        │   └── NoSigningKey          no_signing_key
-        ├── JWKSUnavailable           jwks_unavailable
-        ├── UnknownHall               unknown_hall
-        ├── SessionEnded              session_ended
-        └── OAuthError                (carries the RFC 6749 ``error``)
-            ├── ExchangeError         exchange_error      (RFC 8693)
-            └── RefreshTokenError     refresh_token_error (invalid_grant)
+"""The identity branch of govlink's error tree (drawn once, in the :mod:`govlink.identity`
+package docstring, with every class and its ``code``).
 
 Every :class:`InvalidToken` keeps its precise ``code`` and ``detail`` for logs and operators,
 while :meth:`InvalidToken.www_authenticate` and :attr:`InvalidToken.public_description` reveal

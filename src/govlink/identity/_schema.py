@@ -142,33 +142,21 @@ CREATE TABLE identity_logout_deliveries (
 CREATE INDEX identity_logout_deliveries_due ON identity_logout_deliveries (state, next_at);
 """
 
+
+def _migration(version: int, name: str, template: str) -> Migration:
+    """One step, its ``{real}`` times ``REAL`` on SQLite and ``DOUBLE PRECISION`` on PostgreSQL."""
+    return Migration(
+        version, name, template.format(real="REAL"), template.format(real="DOUBLE PRECISION")
+    )
+
+
 IDENTITY_SCHEMA = Schema(
     "identity",
     (
-        Migration(
-            1,
-            "keys, sessions, refresh families, revocations, JWKS cache, used jti",
-            _V1.format(real="REAL"),
-            _V1.format(real="DOUBLE PRECISION"),
-        ),
-        Migration(
-            2,
-            "provider state: authorization codes, SSO cookies, refresh grace used",
-            _V2.format(real="REAL"),
-            _V2.format(real="DOUBLE PRECISION"),
-        ),
-        Migration(
-            3,
-            "sign-in page: parked requests, failed attempts",
-            _V3.format(real="REAL"),
-            _V3.format(real="DOUBLE PRECISION"),
-        ),
-        Migration(
-            4,
-            "back-channel logout deliveries",
-            _V4.format(real="REAL"),
-            _V4.format(real="DOUBLE PRECISION"),
-        ),
+        _migration(1, "keys, sessions, refresh families, revocations, JWKS cache, used jti", _V1),
+        _migration(2, "provider state: authorization codes, SSO cookies, refresh grace used", _V2),
+        _migration(3, "sign-in page: parked requests, failed attempts", _V3),
+        _migration(4, "back-channel logout deliveries", _V4),
     ),
 )
 

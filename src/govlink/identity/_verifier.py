@@ -328,13 +328,9 @@ class Verifier:
             InvalidToken: a subclass naming the check that failed.
             JWKSUnavailable: a remote issuer's keys cannot be had.
         """
-        aud = audience or self.audience
-        if aud is None:
-            raise TypeError("verify() needs an audience (here or on the Verifier)")
-        if not once:
-            cached = self._cached(token, aud, kind)
-            if cached is not None:
-                return cached
+        aud, cached = self._begin(token, audience, kind, once, "verify")
+        if cached is not None:
+            return cached
         parsed = self._parse(token, kind)
         key = parsed.trusted.keys.get_key(parsed.kid)
         return self._finish(token, parsed, key, aud, kind, once)
@@ -348,18 +344,28 @@ class Verifier:
         once: bool = False,
     ) -> VerifiedToken:
         """Async :meth:`verify`: a remote JWKS is fetched without blocking the event loop."""
-        aud = audience or self.audience
-        if aud is None:
-            raise TypeError("averify() needs an audience (here or on the Verifier)")
-        if not once:
-            cached = self._cached(token, aud, kind)
-            if cached is not None:
-                return cached
+        aud, cached = self._begin(token, audience, kind, once, "averify")
+        if cached is not None:
+            return cached
         parsed = self._parse(token, kind)
         key = parsed.trusted.keys.lookup(parsed.kid)
         if key is None:
             key = await parsed.trusted.keys.aget_key(parsed.kid)
         return self._finish(token, parsed, key, aud, kind, once)
+
+    def _begin(
+        self, token: str, audience: str | None, kind: str, once: bool, caller: str
+    ) -> tuple[str, VerifiedToken | None]:
+        """The audience to check, and a cached result when one may be reused.
+
+        Raises:
+            TypeError: no audience here or on the Verifier (a programmer mistake).
+        """
+        aud = audience or self.audience
+        if aud is None:
+            raise TypeError(f"{caller}() needs an audience (here or on the Verifier)")
+        # A one-time token must reach the replay check, so it never comes from the cache.
+        return aud, (None if once else self._cached(token, aud, kind))
 
     def _cached(self, token: str, aud: str, kind: str) -> VerifiedToken | None:
         """A cached result still good for this use: same kind and audience, not expired, and

@@ -41,7 +41,7 @@ reconciliation re-sends whatever the platform then lacks.
 from __future__ import annotations
 
 import random
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final, TypeVar
 
@@ -134,6 +134,20 @@ class CatalogChangeRecord:
             "state": self.state.value,
             "reason": self.reason,
         }
+
+
+def _unique_hashed(items: Iterable[Item], seen: set[str]) -> Iterator[tuple[Item, str, str]]:
+    """Each item with its implementation code and content hash; every code goes into ``seen``.
+
+    Raises:
+        ValueError: two items with the same implementation code (a catalog lists an item once).
+    """
+    for item in items:
+        code = item.implementation_code
+        if code in seen:
+            raise ValueError(f"implementation code {code} appears twice in the catalog")
+        seen.add(code)
+        yield item, code, item.content_hash()
 
 
 def _count_changes(changes: Iterable[CatalogChangeRecord]) -> dict[str, int]:
@@ -376,12 +390,7 @@ class CatalogSync:
         seen: set[str] = set()
         planned: list[tuple[Item, CatalogChange, str]] = []
         unchanged = 0
-        for item in items:
-            code = item.implementation_code
-            if code in seen:
-                raise ValueError(f"implementation code {code} appears twice in the catalog")
-            seen.add(code)
-            content_hash = item.content_hash()
+        for item, code, content_hash in _unique_hashed(items, seen):
             info = known.get(code)
             if info is not None and info.last_hash == content_hash:
                 unchanged += 1
@@ -498,12 +507,7 @@ class CatalogSync:
             planned: list[tuple[Item, CatalogChange, str]] = []
             in_flight: list[str] = []
             matching = 0
-            for item in items:
-                code = item.implementation_code
-                if code in seen:
-                    raise ValueError(f"implementation code {code} appears twice in the catalog")
-                seen.add(code)
-                content_hash = item.content_hash()
+            for item, code, content_hash in _unique_hashed(items, seen):
                 remote = digest.get(code)
                 if remote is not None and remote.content_hash == content_hash:
                     matching += 1

@@ -9,8 +9,8 @@ outcomes as ``{"jg": [...], "sbs": n}``.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from typing import Any, Final
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, Final, TypeVar
 
 from pydantic import ValidationError as PydanticValidationError
 
@@ -20,7 +20,7 @@ from ._batches import BatchTooLarge, MalformedBody, read_batch
 from ._face import FaceAnswer, FaceContext, Failure, Reply
 from ._gateway_openapi import render_gateway_openapi
 from ._messages import SMALL_BODY_BYTES, CoreResponse, ProvinceRequest, json_response
-from ._platform import ElementStatus, PartialFailure
+from ._platform import ElementOutcome, ElementStatus, ItemOutcome, PartialFailure
 from ._problems import pydantic_problems
 
 __all__ = ["GatewayFace"]
@@ -43,6 +43,8 @@ _CODES: Final = {
 }
 #: The platform's page size limit, as the reference API's (one platform behind both).
 _MAX_PAGE_SIZE: Final = 5000
+#: One result of a batch: an event's or an item's (each kind names its own wire members).
+_Outcome = TypeVar("_Outcome", ElementOutcome, ItemOutcome)
 
 
 def _error(code: gw.GatewayCode, message: str, data: Any = None) -> CoreResponse:
@@ -191,20 +193,16 @@ class GatewayFace:
                 pre[index] = list(exc.problems)
                 canonical.append(None)
         outcomes = self.platform.apply_events(canonical, partial, pre)
-        results = [
-            self._result(
-                index,
-                o.status,
-                o.problems,
-                wybs=o.key,
-                qwxh=o.expected_sequence,
-                dqzt=o.current_status,
-                ddms=o.retry_after,
-            )
-            for index, o in enumerate(outcomes)
-        ]
-        failed = sum(1 for o in outcomes if not o.status.acknowledged)
-        return self._ok(app, {"jg": results, "sbs": failed}), [o.status for o in outcomes]
+        return self._batch_answer(
+            app,
+            outcomes,
+            lambda o: {
+                "wybs": o.key,
+                "qwxh": o.expected_sequence,
+                "dqzt": o.current_status,
+                "ddms": o.retry_after,
+            },
+        )
 
     def _push_items(
         self, app: gw.GatewayConfig, body: bytes, partial: PartialFailure | None
@@ -212,16 +210,26 @@ class GatewayFace:
         request = self._batch(gw.CatalogPushRequest, body, "sxlb", self.config.max_catalog_batch)
         items = [gw.decode_item(element) for element in request.sxlb]
         outcomes = self.platform.apply_items(items, partial)
+        return self._batch_answer(
+            app,
+            outcomes,
+            lambda o: {
+                "ssbm": o.code,
+                "xdh": o.revision,
+                "nrhx": o.content_hash,
+                "ddms": o.retry_after,
+            },
+        )
+
+    def _batch_answer(
+        self,
+        app: gw.GatewayConfig,
+        outcomes: Sequence[_Outcome],
+        members: Callable[[_Outcome], dict[str, Any]],
+    ) -> tuple[CoreResponse, list[ElementStatus]]:
+        """``jg`` 结果 (one result per element, with its kind's ``members``) and ``sbs`` 失败数."""
         results = [
-            self._result(
-                index,
-                o.status,
-                o.problems,
-                ssbm=o.code,
-                xdh=o.revision,
-                nrhx=o.content_hash,
-                ddms=o.retry_after,
-            )
+            self._result(index, o.status, o.problems, **members(o))
             for index, o in enumerate(outcomes)
         ]
         failed = sum(1 for o in outcomes if not o.status.acknowledged)

@@ -16,11 +16,10 @@ from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
 from ..adapters.gateway import wire as gw
-from ._openapi import render
+from ._openapi import REF, error_responses, json_content, render
 
 __all__ = ["gateway_openapi", "render_gateway_openapi"]
 
-_REF: Final = "#/components/schemas/{model}"
 _MODELS: Final[tuple[type[BaseModel], ...]] = (
     gw.Envelope,
     gw.BatchResultData,
@@ -40,34 +39,19 @@ _ERROR_TEXT: Final = {
 }
 
 
-def _json(schema_name: str) -> dict[str, Any]:
-    return {"application/json": {"schema": {"$ref": _REF.format(model=schema_name)}}}
-
-
 def _envelope_of(data_schema: str) -> dict[str, Any]:
     return {
         "application/json": {
             "schema": {
-                "allOf": [{"$ref": _REF.format(model="Envelope")}],
-                "properties": {"data": {"$ref": _REF.format(model=data_schema)}},
+                "allOf": [{"$ref": REF.format(model="Envelope")}],
+                "properties": {"data": {"$ref": REF.format(model=data_schema)}},
             }
         }
     }
 
 
 def _errors() -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for status, text in _ERROR_TEXT.items():
-        response: dict[str, Any] = {"description": text, "content": _json("Envelope")}
-        if status in (429, 503):
-            response["headers"] = {
-                "Retry-After": {
-                    "description": "Seconds to wait before retrying.",
-                    "schema": {"type": "integer", "minimum": 0},
-                }
-            }
-        out[str(status)] = response
-    return out
+    return error_responses(_ERROR_TEXT, "Envelope")
 
 
 def _signing_headers() -> list[dict[str, Any]]:
@@ -119,7 +103,7 @@ def _operation(operation_id: str, summary: str, request: str, data: str) -> dict
             "operationId": operation_id,
             "summary": summary,
             "parameters": _signing_headers(),
-            "requestBody": {"required": True, "content": _json(request)},
+            "requestBody": {"required": True, "content": json_content(request)},
             "responses": {
                 "200": {"description": "Success (code 000000).", "content": _envelope_of(data)},
                 **_errors(),
@@ -130,15 +114,15 @@ def _operation(operation_id: str, summary: str, request: str, data: str) -> dict
 
 @cache
 def _document() -> str:
-    _, top = models_json_schema([(m, "validation") for m in _MODELS], ref_template=_REF)
+    _, top = models_json_schema([(m, "validation") for m in _MODELS], ref_template=REF)
     schemas: dict[str, Any] = top.get("$defs", {})
     schemas["GatewayEvent"] = _element(gw.EVENT_FIELDS, "case status event (办件状态)")
     schemas["GatewayItem"] = _element(gw.ITEM_FIELDS, "catalog item (事项)")
     events = schemas["CaseStatusPushRequest"]["properties"]["bjztlb"]
-    events["items"] = {"$ref": _REF.format(model="GatewayEvent")}
+    events["items"] = {"$ref": REF.format(model="GatewayEvent")}
     events["maxItems"] = gw.MAX_EVENT_BATCH
     items = schemas["CatalogPushRequest"]["properties"]["sxlb"]
-    items["items"] = {"$ref": _REF.format(model="GatewayItem")}
+    items["items"] = {"$ref": REF.format(model="GatewayItem")}
     items["maxItems"] = gw.MAX_CATALOG_BATCH
     document: dict[str, Any] = {
         "openapi": "3.1.0",

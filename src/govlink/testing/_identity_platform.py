@@ -116,6 +116,9 @@ SUCCESS: Final = "000000"
 _JSON: Final = "application/json"
 _HTML: Final = "text/html; charset=utf-8"
 _NO_STORE: Final = ("cache-control", "no-store")
+#: The face's JWKS and sign-in page paths (routed here, and named by both faces' URLs).
+_JWKS_PATH: Final = "/jwks"
+_LOGIN_PATH: Final = "/login"
 # Verifiers allow 60 s of clock skew; an "expired" ticket lies well beyond it.
 _EXPIRED_BY: Final = 600.0
 
@@ -388,7 +391,23 @@ class _FixedKeys:
         return self.lookup(kid)
 
 
-class IdentityPlatform:
+class _FaceUrls:
+    """The face's JWKS and sign-in page URLs under ``base_url`` (in-process or served)."""
+
+    base_url: str
+
+    @property
+    def jwks_url(self) -> str:
+        """The JWKS URL."""
+        return self.base_url + _JWKS_PATH
+
+    @property
+    def login_url(self) -> str:
+        """The sign-in page URL."""
+        return self.base_url + _LOGIN_PATH
+
+
+class IdentityPlatform(_FaceUrls):
     """The mock provincial identity platform: people, keys, tickets, faults and its faces.
 
     >>> platform = IdentityPlatform(clock=VirtualClock())
@@ -448,16 +467,6 @@ class IdentityPlatform:
     def faults(self) -> IdentityFaults:
         """The faults in force (see :meth:`set_faults`)."""
         return self._faults
-
-    @property
-    def jwks_url(self) -> str:
-        """The JWKS URL of the in-process faces."""
-        return f"{self.base_url}/jwks"
-
-    @property
-    def login_url(self) -> str:
-        """The sign-in page URL of the in-process faces."""
-        return f"{self.base_url}/login"
 
     def set_faults(self, faults: IdentityFaults | str | None) -> IdentityFaults:
         """Replace the faults (an outage's ``for`` and the rotation period count from now).
@@ -740,11 +749,11 @@ class IdentityPlatform:
         headers: Mapping[str, str],
         body: bytes,
     ) -> tuple[IdentityAnswer, str | None, str | None]:
-        if path == "/jwks" and method == "GET":
+        if path == _JWKS_PATH and method == "GET":
             return self._jwks_answer()
-        if path == "/login" and method == "GET":
+        if path == _LOGIN_PATH and method == "GET":
             return self._login_page(query), None, None
-        if path == "/login" and method == "POST":
+        if path == _LOGIN_PATH and method == "POST":
             return self._login_post(query, headers, body)
         if path in ("/api/token", "/api/userinfo") and method == "POST":
             app = self._check_signature(headers, body)
@@ -1011,22 +1020,12 @@ def create_identity_app(platform: IdentityPlatform) -> Starlette:
 
 
 @dataclass
-class ServedIdentity:
+class ServedIdentity(_FaceUrls):
     """A platform served on a loopback port (from :func:`served_identity`)."""
 
     platform: IdentityPlatform
     base_url: str
     port: int
-
-    @property
-    def jwks_url(self) -> str:
-        """The served JWKS URL."""
-        return f"{self.base_url}/jwks"
-
-    @property
-    def login_url(self) -> str:
-        """The served sign-in page URL."""
-        return f"{self.base_url}/login"
 
 
 @contextlib.contextmanager

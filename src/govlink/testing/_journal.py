@@ -8,7 +8,7 @@ hundreds of thousands of events stays small. Request bodies are kept only when a
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final, Protocol
 
@@ -178,20 +178,15 @@ class Journal:
             if places != sorted(places):
                 disorder.append(f"{case_number} (sequences {[s for s, _ in seq_keys]})")
         unexpected = [k for k in position if k not in expected_keys] if exact else []
-        problems = []
-        for label, found in (
-            ("never applied", missing),
-            ("applied more than once", doubled),
-            ("applied out of per-case order", disorder),
-            ("applied but not expected", unexpected),
-        ):
-            if found:
-                shown = ", ".join(found[:10]) + (" ..." if len(found) > 10 else "")
-                problems.append(f"{len(found)} event(s) {label}: {shown}")
-        if problems:
-            raise JournalAssertionError(
-                f"of {len(expected_keys)} expected events: " + "; ".join(problems)
-            )
+        _raise_problems(
+            f"of {len(expected_keys)} expected events",
+            (
+                ("event(s) never applied", missing),
+                ("event(s) applied more than once", doubled),
+                ("event(s) applied out of per-case order", disorder),
+                ("event(s) applied but not expected", unexpected),
+            ),
+        )
 
     def assert_no_duplicate_applied(self) -> None:
         """No idempotency key, and no (case, sequence), was applied twice.
@@ -226,12 +221,23 @@ class Journal:
         missing = sorted(set(expected) - set(actual))
         extra = sorted(set(actual) - set(expected))
         different = sorted(c for c in set(expected) & set(actual) if expected[c] != actual[c])
-        problems = []
-        for label, found in (("missing", missing), ("extra", extra), ("different", different)):
-            if found:
-                shown = ", ".join(found[:10]) + (" ..." if len(found) > 10 else "")
-                problems.append(f"{len(found)} {label}: {shown}")
-        if problems:
-            raise JournalAssertionError(
-                f"catalog differs from the {len(expected)} expected items: " + "; ".join(problems)
-            )
+        _raise_problems(
+            f"catalog differs from the {len(expected)} expected items",
+            (("missing", missing), ("extra", extra), ("different", different)),
+        )
+
+
+def _raise_problems(summary: str, checks: Iterable[tuple[str, Sequence[str]]]) -> None:
+    """Raise one error listing every failed check (count, label, at most 10 of what was found).
+
+    Raises:
+        JournalAssertionError: ``summary: <n> <label>: a, b, ...; ...`` when any check found
+            something.
+    """
+    problems = []
+    for label, found in checks:
+        if found:
+            shown = ", ".join(found[:10]) + (" ..." if len(found) > 10 else "")
+            problems.append(f"{len(found)} {label}: {shown}")
+    if problems:
+        raise JournalAssertionError(f"{summary}: " + "; ".join(problems))

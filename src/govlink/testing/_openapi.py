@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 import json
+from collections.abc import Mapping
 from functools import cache
 from typing import Any, Final
 
@@ -20,7 +21,8 @@ from ..domain import CaseStatusEvent, Item
 
 __all__ = ["reference_openapi", "render_reference_openapi"]
 
-_REF: Final = "#/components/schemas/{model}"
+#: Where a component schema is referenced from (both mocked APIs' documents).
+REF: Final = "#/components/schemas/{model}"
 _MODELS: Final[tuple[type[BaseModel], ...]] = (
     ref.TokenResponse,
     ref.OAuthError,
@@ -37,8 +39,9 @@ _MODELS: Final[tuple[type[BaseModel], ...]] = (
 )
 
 
-def _json(schema_name: str) -> dict[str, Any]:
-    return {"application/json": {"schema": {"$ref": _REF.format(model=schema_name)}}}
+def json_content(schema_name: str) -> dict[str, Any]:
+    """A JSON ``content`` answering the component schema ``schema_name``."""
+    return {"application/json": {"schema": {"$ref": REF.format(model=schema_name)}}}
 
 
 def _errors(*statuses: int) -> dict[str, Any]:
@@ -51,9 +54,20 @@ def _errors(*statuses: int) -> dict[str, Any]:
         500: "Internal error; retry with backoff.",
         503: "Platform unavailable; Retry-After when known.",
     }
+    return error_responses({status: text[status] for status in statuses}, "ErrorResponse")
+
+
+def error_responses(descriptions: Mapping[int, str], schema_name: str) -> dict[str, Any]:
+    """OpenAPI ``responses`` for these error statuses, each answering ``schema_name``.
+
+    429 and 503 carry a ``Retry-After`` header, as every mocked province API sends one there.
+    """
     out: dict[str, Any] = {}
-    for status in statuses:
-        response: dict[str, Any] = {"description": text[status], "content": _json("ErrorResponse")}
+    for status, description in descriptions.items():
+        response: dict[str, Any] = {
+            "description": description,
+            "content": json_content(schema_name),
+        }
         if status in (429, 503):
             response["headers"] = {
                 "Retry-After": {
@@ -85,7 +99,7 @@ _PAGING: Final = [
 
 @cache
 def _document() -> str:
-    _, top = models_json_schema([(m, "validation") for m in _MODELS], ref_template=_REF)
+    _, top = models_json_schema([(m, "validation") for m in _MODELS], ref_template=REF)
     schemas: dict[str, Any] = top.get("$defs", {})
     # Elements: the domain models' own schemas (validated one by one by the platform); an event
     # may also carry its idempotency key.
@@ -98,11 +112,11 @@ def _document() -> str:
     }
     schemas["CaseStatusEventElement"] = event
     schemas["CaseEventsBatchRequest"]["properties"]["events"]["items"] = {
-        "$ref": _REF.format(model="CaseStatusEventElement")
+        "$ref": REF.format(model="CaseStatusEventElement")
     }
     schemas["CaseEventsBatchRequest"]["properties"]["events"]["maxItems"] = ref.MAX_EVENT_BATCH
     schemas["CatalogBatchRequest"]["properties"]["items"]["items"] = {
-        "$ref": _REF.format(model="Item")
+        "$ref": REF.format(model="Item")
     }
     schemas["CatalogBatchRequest"]["properties"]["items"]["maxItems"] = ref.MAX_CATALOG_BATCH
     bearer: list[dict[str, list[str]]] = [{"bearerAuth": []}]
@@ -147,10 +161,16 @@ def _document() -> str:
                     "responses": {
                         "200": {
                             "description": "A bearer token.",
-                            "content": _json("TokenResponse"),
+                            "content": json_content("TokenResponse"),
                         },
-                        "400": {"description": "Bad request.", "content": _json("OAuthError")},
-                        "401": {"description": "Bad client.", "content": _json("OAuthError")},
+                        "400": {
+                            "description": "Bad request.",
+                            "content": json_content("OAuthError"),
+                        },
+                        "401": {
+                            "description": "Bad client.",
+                            "content": json_content("OAuthError"),
+                        },
                         **_errors(500, 503),
                     },
                 }
@@ -160,11 +180,14 @@ def _document() -> str:
                     "operationId": "upsertItems",
                     "summary": f"Upsert up to {ref.MAX_CATALOG_BATCH} catalog items",
                     "security": bearer,
-                    "requestBody": {"required": True, "content": _json("CatalogBatchRequest")},
+                    "requestBody": {
+                        "required": True,
+                        "content": json_content("CatalogBatchRequest"),
+                    },
                     "responses": {
                         "200": {
                             "description": "One result per item.",
-                            "content": _json("CatalogBatchResponse"),
+                            "content": json_content("CatalogBatchResponse"),
                         },
                         **_errors(400, 401, 413, 429, 500, 503),
                     },
@@ -177,7 +200,10 @@ def _document() -> str:
                     "security": bearer,
                     "parameters": _PAGING,
                     "responses": {
-                        "200": {"description": "One page.", "content": _json("CatalogDigestPage")},
+                        "200": {
+                            "description": "One page.",
+                            "content": json_content("CatalogDigestPage"),
+                        },
                         **_errors(400, 401, 429, 500, 503),
                     },
                 }
@@ -189,7 +215,10 @@ def _document() -> str:
                     "security": bearer,
                     "parameters": _PAGING,
                     "responses": {
-                        "200": {"description": "One page.", "content": _json("CatalogItemsPage")},
+                        "200": {
+                            "description": "One page.",
+                            "content": json_content("CatalogItemsPage"),
+                        },
                         **_errors(400, 401, 429, 500, 503),
                     },
                 }
@@ -199,11 +228,14 @@ def _document() -> str:
                     "operationId": "pushCaseEvents",
                     "summary": f"Push up to {ref.MAX_EVENT_BATCH} case status events",
                     "security": bearer,
-                    "requestBody": {"required": True, "content": _json("CaseEventsBatchRequest")},
+                    "requestBody": {
+                        "required": True,
+                        "content": json_content("CaseEventsBatchRequest"),
+                    },
                     "responses": {
                         "200": {
                             "description": "One result per event.",
-                            "content": _json("CaseEventsBatchResponse"),
+                            "content": json_content("CaseEventsBatchResponse"),
                         },
                         **_errors(400, 401, 413, 429, 500, 503),
                     },
@@ -223,7 +255,7 @@ def _document() -> str:
                         }
                     ],
                     "responses": {
-                        "200": {"description": "The case.", "content": _json("CaseState")},
+                        "200": {"description": "The case.", "content": json_content("CaseState")},
                         **_errors(401, 404, 429, 500, 503),
                     },
                 }
