@@ -1010,13 +1010,18 @@ class _Provider:
 
     # -- /revoke, /introspect -------------------------------------------------------------------
 
+    async def _token_request(self, request: Request) -> tuple[Client, str]:
+        """The authenticated client and the ``token`` of a revocation or introspection."""
+        form = await self._form(request)
+        client = self._authenticate(request, form)
+        token = form.get("token")
+        if not token:
+            raise OAuthError("invalid_request", "token is required")
+        return client, token
+
     async def revoke(self, request: Request) -> Response:
         try:
-            form = await self._form(request)
-            client = self._authenticate(request, form)
-            token = form.get("token")
-            if not token:
-                raise OAuthError("invalid_request", "token is required")
+            client, token = await self._token_request(request)
             await run_in_threadpool(self._revoke, client, token)
         except OAuthError as exc:
             return self._oauth_error(exc)
@@ -1033,11 +1038,7 @@ class _Provider:
 
     async def introspect(self, request: Request) -> Response:
         try:
-            form = await self._form(request)
-            client = self._authenticate(request, form)
-            token = form.get("token")
-            if not token:
-                raise OAuthError("invalid_request", "token is required")
+            client, token = await self._token_request(request)
         except OAuthError as exc:
             return self._oauth_error(exc)
         info = await run_in_threadpool(self.issuer.introspect, token)
