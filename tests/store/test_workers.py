@@ -24,10 +24,10 @@ from govlink.sync import (
     Dispatcher,
     JournalRecord,
     Outbox,
-    WireRequest,
     read_archive,
     verify_journal,
 )
+from govlink.sync._adapter import WireRequest
 from govlink.sync._journal import append_journal
 from govlink.testing import MockProvince
 

@@ -193,6 +193,36 @@ UPDATE sync_lane SET parked = 1, parked_at = ?, ready_at = NULL,
     attempts = attempts + 1, last_error = ?
 WHERE lane_id = ? AND head_seq = ?
 """
+# PostgreSQL, one lane (a hall's usual enqueue: one event, or a few of one case), all sent in
+# one round trip (pipeline mode). The lane is created if missing (``nextval`` is evaluated only
+# then), then row-locked like every enqueue (see ``settle``); the statements after the lock take
+# their snapshots after it, so they see the head as it is under the lock. An entry is inserted
+# only at or above the lane's head; one not inserted is a duplicate, or stale if below the head
+# (told apart afterwards, rarely). The lane wakes if its head entry is now queued.
+_PG_ENSURE_LANE = """
+INSERT INTO sync_lane (lane_id, lane, hall, kind, key, head_seq, ready_at)
+SELECT nextval('sync_lane_ids'), ?, ?, ?, ?, 1, NULL
+WHERE NOT EXISTS (SELECT 1 FROM sync_lane WHERE lane = ?)
+ON CONFLICT (lane) DO NOTHING
+"""
+_PG_LOCK_LANE = "SELECT lane_id, head_seq FROM sync_lane WHERE lane = ? FOR UPDATE"
+_PG_INSERT_LANE_ENTRY = (
+    "INSERT INTO sync_entry (id, idem, payload, enqueued_at) "  # noqa: S608 - constant text
+    f"SELECT lane_id * {SEQ_SPAN} + ?::integer, ?, ?, ? FROM sync_lane "
+    "WHERE lane = ? AND head_seq <= ?::integer ON CONFLICT (id) DO NOTHING RETURNING id"
+)
+_PG_WAKE_NAMED_LANE = (
+    "UPDATE sync_lane SET ready_at = ? WHERE lane = ? AND ready_at IS NULL AND parked = 0 "  # noqa: S608 - constant text
+    "AND head_seq BETWEEN ?::integer AND ?::integer AND EXISTS (SELECT 1 FROM sync_entry e "
+    f"WHERE e.id = sync_lane.lane_id * {SEQ_SPAN} + sync_lane.head_seq)"
+)
+_PG_HALL_AND_NOTIFY = """
+WITH hall AS (INSERT INTO sync_hall (hall) VALUES (?) ON CONFLICT (hall) DO NOTHING)
+SELECT pg_notify(?, '')
+"""
+#: Entries of one lane at most enqueued through the single-lane PostgreSQL path.
+_PG_ONE_LANE_MAX = 64
+
 # Only lanes still held by this claim (their due time is still its lease expiry) go back.
 _RELEASE = "UPDATE sync_lane SET ready_at = ? WHERE lane_id = ? AND head_seq = ? AND ready_at = ?"
 
@@ -534,6 +564,12 @@ class Outbox:
         words = _KIND_WORDS
         # Fields by position: a NewEntry, or a plain 6-tuple in the same order (bulk loads).
         named = [(f"{e[0]}:{words.get(e[1], e[1])}:{e[2]}", e) for e in part]
+        if (
+            conn.dialect == "postgresql"
+            and len(named) <= _PG_ONE_LANE_MAX
+            and all(lane == named[0][0] for lane, _ in named)
+        ):
+            return self._enqueue_lane_pg(conn, named, known, now)
         # Lanes this call has not seen, or entries at/below what it enqueued: look them up.
         lookup: dict[str, NewEntry] = {}
         for lane, e in named:
@@ -642,6 +678,87 @@ class Outbox:
             # transaction commits; SQLite's watchers see the commit itself).
             conn.notify(WAKE_CHANNEL)
         return EnqueueResult(len(rows), duplicates, stale, tuple(problems))
+
+    @staticmethod
+    def _enqueue_lane_pg(
+        conn: Connection,
+        named: list[tuple[str, NewEntry]],
+        known: dict[str, list[int]],
+        now: float,
+    ) -> EnqueueResult:
+        """Entries of one lane on PostgreSQL: one round trip (ten before), same outcome as the
+        general path (duplicates, stale entries, wake-up, hall, NOTIFY on commit)."""
+        lane, first = named[0]
+        problems: list[FieldProblem] = []
+        duplicates = stale = 0
+        valid: list[NewEntry] = []
+        seen: set[int] = set()
+        for _, e in named:
+            seq = e[3]
+            if not 1 <= seq <= MAX_SEQUENCE:
+                stale += 1
+                problems.append(
+                    FieldProblem(
+                        "sequence", "out_of_range", f"{lane}: sequence must be 1..{MAX_SEQUENCE}"
+                    )
+                )
+            elif seq in seen:
+                duplicates += 1
+            else:
+                seen.add(seq)
+                valid.append(e)
+        if not valid:
+            return EnqueueResult(0, duplicates, stale, tuple(problems))
+        statements: list[tuple[str, Sequence[Any]]] = [
+            (_PG_ENSURE_LANE, (lane, first[0], first[1], first[2], lane)),
+            (_PG_LOCK_LANE, (lane,)),
+        ]
+        for e in valid:
+            idem = e[5]
+            if idem is not None and idem == f"{lane}:{e[3]}":
+                idem = None  # the default key is not stored twice
+            statements.append((_PG_INSERT_LANE_ENTRY, (e[3], idem, e[4], now, lane, e[3])))
+        seqs = [e[3] for e in valid]
+        statements.append((_PG_WAKE_NAMED_LANE, (now, lane, min(seqs), max(seqs))))
+        statements.append((_PG_HALL_AND_NOTIFY, (first[0], WAKE_CHANNEL)))
+        results = conn.run_all(statements)
+        lane_id, head = (int(v) for v in results[1][0])
+        # Later chunks of this call look every entry of this lane up (it now holds some).
+        known[lane] = [lane_id, MAX_SEQUENCE]
+        accepted = 0
+        below: list[int] = []
+        for e, inserted in zip(valid, results[2:], strict=False):
+            if inserted:
+                accepted += 1
+            elif e[3] >= head:
+                duplicates += 1  # already queued (the insert met it)
+            else:
+                below.append(e[3])
+        if below:
+            # Below the head: a duplicate while the acknowledged entry is still kept, stale
+            # once it was purged (as the general path counts them).
+            marks = ",".join("?" * len(below))
+            kept = {
+                int(r[0]) - lane_id * SEQ_SPAN
+                for r in conn.fetchall(
+                    f"SELECT id FROM sync_entry WHERE id IN ({marks})",  # noqa: S608 - placeholders only
+                    [lane_id * SEQ_SPAN + seq for seq in below],
+                )
+            }
+            for seq in below:
+                if seq in kept:
+                    duplicates += 1
+                    continue
+                stale += 1
+                problems.append(
+                    FieldProblem(
+                        "sequence",
+                        "already_delivered",
+                        f"{lane}:{seq}: sequence {seq} is below the next undelivered "
+                        f"sequence {head} of its lane",
+                    )
+                )
+        return EnqueueResult(accepted, duplicates, stale, tuple(problems))
 
     @staticmethod
     def _allocate(conn: Connection, n: int) -> list[int]:
