@@ -222,6 +222,8 @@ SELECT pg_notify(?, '')
 """
 #: Entries of one lane at most enqueued through the single-lane PostgreSQL path.
 _PG_ONE_LANE_MAX = 64
+#: Acknowledgements at most settled in one pipeline (larger batches: the chunked path).
+_PG_PIPELINED_ACKS = 500
 
 # Only lanes still held by this claim (their due time is still its lease expiry) go back.
 _RELEASE = "UPDATE sync_lane SET ready_at = ? WHERE lane_id = ? AND head_seq = ? AND ready_at = ?"
@@ -859,7 +861,9 @@ class Outbox:
         got: list[Delivery] = []
 
         def take(hall: str, want: int) -> int:
-            rows = conn.fetchall(sql, (kind, hall, now, want))
+            return lease(conn.fetchall(sql, (kind, hall, now, want)))
+
+        def lease(rows: list[Any]) -> int:
             leases = []
             for lane_id, h, key, attempts, seq, idem, payload, lane in rows:
                 got.append(
@@ -879,13 +883,14 @@ class Outbox:
                 conn.executemany("UPDATE sync_lane SET ready_at = ? WHERE lane_id = ?", leases)
             return len(rows)
 
-        # First pass: each hall its fair share. Second pass: what a hall could not use goes
-        # to the halls that still have work (claimed lanes are leased, so not taken twice).
-        short: set[str] = set()
-        for hall in halls:
-            want = quotas.get(hall, 0)
-            if want > 0 and take(hall, want) < want:
-                short.add(hall)
+        # First pass: each hall its fair share, all halls' queries in one round trip on
+        # PostgreSQL (each takes disjoint lanes), then one lease update. Second pass: what a
+        # hall could not use goes to the halls that still have work (claimed lanes are leased
+        # by then, so not taken twice).
+        wants = [(hall, quotas.get(hall, 0)) for hall in halls if quotas.get(hall, 0) > 0]
+        found = conn.run_all([(sql, (kind, hall, now, want)) for hall, want in wants])
+        lease([row for rows in found for row in rows])
+        short = {hall for (hall, want), rows in zip(wants, found, strict=True) if len(rows) < want}
         for hall in halls:
             spare = limit - len(got)
             if spare <= 0:
@@ -936,20 +941,36 @@ class Outbox:
         kept: list[Delivery] = []
         if acknowledged:
             due = now + self.lease_seconds if keep else now
-            if conn.dialect == "postgresql":
+            acks = [
+                (now, d.entry_id + 1, due, d.entry_id // SEQ_SPAN, d.sequence) for d in acknowledged
+            ]
+            if conn.dialect == "postgresql" and len(acknowledged) <= _PG_PIPELINED_ACKS:
                 # The acknowledgement's "is the next entry queued?" must see every enqueue
                 # that touched these lanes: lock them first (enqueues lock them too, in the
-                # same lane order), so that the UPDATE below takes its snapshot afterwards.
-                _lock_lanes(conn, [d.entry_id // SEQ_SPAN for d in acknowledged])
-            conn.executemany(
-                _ACK,
-                [
-                    (now, d.entry_id + 1, due, d.entry_id // SEQ_SPAN, d.sequence)
-                    for d in acknowledged
-                ],
-            )
-            if keep:
-                kept = self._next_deliveries(conn, acknowledged)
+                # same lane order), so that each UPDATE takes its snapshot afterwards (a
+                # pipeline runs its statements one after the other). Lock, acknowledgements
+                # and the next entries' read go in one round trip.
+                ids = sorted({d.entry_id // SEQ_SPAN for d in acknowledged})
+                marks = ",".join("?" * len(ids))
+                statements: list[tuple[str, Sequence[Any]]] = [
+                    (
+                        f"SELECT lane_id FROM sync_lane WHERE lane_id IN ({marks}) "  # noqa: S608 - placeholders only
+                        "ORDER BY lane_id FOR UPDATE",
+                        ids,
+                    )
+                ]
+                statements += [(_ACK, ack) for ack in acks]
+                if keep:
+                    statements.append(self._next_entries_query(acknowledged))
+                results = conn.run_all(statements)
+                if keep:
+                    kept = self._next_deliveries_from(acknowledged, results[-1])
+            else:
+                if conn.dialect == "postgresql":
+                    _lock_lanes(conn, [d.entry_id // SEQ_SPAN for d in acknowledged])
+                conn.executemany(_ACK, acks)
+                if keep:
+                    kept = self._next_deliveries(conn, acknowledged)
         retry = [f for f in failures if f.retry_at is not None]
         park = [f for f in failures if f.retry_at is None]
         if retry:
@@ -981,6 +1002,23 @@ class Outbox:
         if journal:
             append_journal(conn, now, journal)
         return kept
+
+    @staticmethod
+    def _next_entries_query(acknowledged: Sequence[Delivery]) -> tuple[str, list[int]]:
+        ids = sorted({d.entry_id + 1 for d in acknowledged})
+        marks = ",".join("?" * len(ids))
+        return f"SELECT id, idem, payload FROM sync_entry WHERE id IN ({marks})", ids  # noqa: S608 - placeholders only
+
+    @staticmethod
+    def _next_deliveries_from(acknowledged: Sequence[Delivery], rows: list[Any]) -> list[Delivery]:
+        by_id = {d.entry_id + 1: d for d in acknowledged}
+        found: list[Delivery] = []
+        for entry_id, idem, payload in rows:
+            d = by_id[int(entry_id)]
+            seq = d.sequence + 1
+            key = idem or f"{lane_name(d.hall, d.kind, d.key)}:{seq}"
+            found.append(Delivery(d.hall, d.kind, d.key, seq, key, payload, 0, int(entry_id)))
+        return found
 
     @staticmethod
     def _next_deliveries(conn: Connection, acknowledged: Sequence[Delivery]) -> list[Delivery]:
