@@ -50,7 +50,7 @@ from bench_sync import mock_process, year_events
 from govlink._http import httpx
 from govlink.domain import parse_case_event
 from govlink.store import Store, open_store
-from govlink.sync import Outbox
+from govlink.sync import CASE_EVENT, FairShare, JournalRecord, Outbox
 
 
 @contextmanager
@@ -247,6 +247,31 @@ def round_trips(store_url: str, count: int) -> dict[str, Any]:
                 "statements_per_enqueue": round(counts["statements"] / len(part), 2),
                 "enqueues_per_s_one_thread": round(len(part) / elapsed, 1),
             }
+        # The worker's side, as the dispatcher does it: claim batches of 10 (fair share over
+        # the halls, with the send's journal record), settle each (journal record, keep).
+        fair = FairShare({})
+        claims = settles = 0
+        waits = {"claim": 0, "settle": 0}
+        while True:
+            counts["waits"] = 0
+            with store.transaction() as conn:
+                claim = outbox.claim(CASE_EVENT, 10, fair=fair, conn=conn)
+                record = JournalRecord("send", "bench", len(claim.deliveries), "0" * 64, {})
+                outbox.journal([record], conn=conn)
+            if not claim.deliveries:
+                break
+            waits["claim"] += counts["waits"]
+            claims += 1
+            counts["waits"] = 0
+            kept = outbox.settle(claim.deliveries, journal=[record], keep=True)
+            waits["settle"] += counts["waits"]
+            settles += 1
+            outbox.release_kept(kept)
+        result["worker_batches_of_10"] = {
+            "round_trips_per_claim": round(waits["claim"] / max(claims, 1), 2),
+            "round_trips_per_settle": round(waits["settle"] / max(settles, 1), 2),
+            "batches": claims,
+        }
     finally:
         psycopg.Connection.wait = real_wait  # type: ignore[method-assign]
         psycopg.Cursor.execute = real_execute  # type: ignore[method-assign]

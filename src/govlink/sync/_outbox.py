@@ -851,17 +851,26 @@ class Outbox:
         token = secrets.token_hex(8)
         halls = self._ready_halls(conn, kind, now)
         quotas = fair.split(halls, limit) if fair is not None else dict.fromkeys(halls, limit)
-        lock = " FOR UPDATE OF l SKIP LOCKED" if conn.dialect == "postgresql" else ""
+        pg = conn.dialect == "postgresql"
         sql = (
             "SELECT l.lane_id, l.hall, l.key, l.attempts, l.head_seq, e.idem, e.payload, l.lane "  # noqa: S608 - constant text
             f"FROM sync_lane l JOIN sync_entry e ON e.id = l.lane_id * {SEQ_SPAN} + l.head_seq "
             "WHERE l.kind = ? AND l.hall = ? AND l.ready_at <= ? "
-            f"ORDER BY l.ready_at LIMIT ?{lock}"
+            f"ORDER BY l.ready_at LIMIT ?{' FOR UPDATE OF l SKIP LOCKED' if pg else ''}"
         )
+        lease_param: tuple[float, ...] = ()
+        if pg:
+            # Take and lease in one statement: the lease is written to exactly the rows the
+            # SKIP LOCKED select locked (the usual PostgreSQL queue idiom).
+            sql = (
+                f"WITH c AS ({sql}), u AS (UPDATE sync_lane SET ready_at = ? "  # noqa: S608 - constant text
+                "WHERE lane_id IN (SELECT lane_id FROM c)) SELECT * FROM c"
+            )
+            lease_param = (until,)
         got: list[Delivery] = []
 
         def take(hall: str, want: int) -> int:
-            return lease(conn.fetchall(sql, (kind, hall, now, want)))
+            return lease(conn.fetchall(sql, (kind, hall, now, want, *lease_param)))
 
         def lease(rows: list[Any]) -> int:
             leases = []
@@ -879,7 +888,7 @@ class Outbox:
                     )
                 )
                 leases.append((until, lane_id))
-            if leases:
+            if leases and not pg:
                 conn.executemany("UPDATE sync_lane SET ready_at = ? WHERE lane_id = ?", leases)
             return len(rows)
 
@@ -888,7 +897,7 @@ class Outbox:
         # hall could not use goes to the halls that still have work (claimed lanes are leased
         # by then, so not taken twice).
         wants = [(hall, quotas.get(hall, 0)) for hall in halls if quotas.get(hall, 0) > 0]
-        found = conn.run_all([(sql, (kind, hall, now, want)) for hall, want in wants])
+        found = conn.run_all([(sql, (kind, hall, now, want, *lease_param)) for hall, want in wants])
         lease([row for rows in found for row in rows])
         short = {hall for (hall, want), rows in zip(wants, found, strict=True) if len(rows) < want}
         for hall in halls:
