@@ -45,13 +45,16 @@ def fresh_database(postgres_url: str) -> Iterator[str]:
 
 
 def _migrate_at_once(url: str, home: Path) -> None:
+    from govlink.identity import IDENTITY_SCHEMA
+
+    expected = {"identity": IDENTITY_SCHEMA.version, "sync": 2, "catalog_sync": 1}
     procs = [_govlink("store", "migrate", "--store", url, home=home) for _ in range(2)]
     results = [p.communicate(timeout=120) for p in procs]
     for proc, (out, err) in zip(procs, results, strict=True):
         assert proc.returncode == 0, err.decode(errors="replace")[-2000:]
-        assert json.loads(out)["versions"] == {"identity": 1, "sync": 2, "catalog_sync": 1}
+        assert json.loads(out)["versions"] == expected
     with open_store(url) as store:
-        assert store.schema_versions() == {"identity": 1, "sync": 2, "catalog_sync": 1}
+        assert store.schema_versions() == expected
 
 
 @pytest.mark.postgres
@@ -125,4 +128,4 @@ def test_stores_opened_and_migrated_at_the_same_instant(fresh_database: str) -> 
         t.join(timeout=120)
     assert errors == []
     with PostgresStore(fresh_database) as store:
-        assert store.schema_versions() == {"identity": 1, "sync": 2}
+        assert store.schema_versions() == {"identity": IDENTITY_SCHEMA.version, "sync": 2}
