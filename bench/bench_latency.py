@@ -16,6 +16,14 @@ the platform saw twice (``duplicates``, must be 0) or never.
     .venv/bin/python bench/bench_latency.py --rates 100 --seconds 10 --workers 2
 
 With ``--postgres`` the bench creates a database of its own on that server and drops it after.
+
+``--round-trips N`` measures instead what one enqueue costs on PostgreSQL: N events of distinct
+cases (N/2 new lanes, then N/2 second events of the same cases), each committed in its own
+transaction in this process, counting the client's waits on the server (round trips, BEGIN and
+COMMIT included) and the statements sent:
+
+    .venv/bin/python bench/bench_latency.py --round-trips 1000 \\
+        --postgres postgresql://postgres@127.0.0.1/postgres
 """
 
 from __future__ import annotations
@@ -42,7 +50,7 @@ from bench_sync import mock_process, year_events
 from govlink._http import httpx
 from govlink.domain import parse_case_event
 from govlink.store import Store, open_store
-from govlink.sync import Outbox
+from govlink.sync import CASE_EVENT, FairShare, JournalRecord, Outbox
 
 
 @contextmanager
@@ -183,6 +191,95 @@ def measure(
     }
 
 
+def round_trips(store_url: str, count: int) -> dict[str, Any]:
+    """Round trips and statements per single-event enqueue transaction (PostgreSQL)."""
+    import psycopg
+
+    events = [parse_case_event(e) for e in year_events(count * 4)]
+    firsts = {e.case_number: e for e in reversed(events) if e.sequence == 1}
+    seconds = {e.case_number: e for e in events if e.sequence == 2 and e.case_number in firsts}
+    cases = list(seconds)[: count // 2]
+    plan = [firsts[c] for c in cases] + [seconds[c] for c in cases]
+    counts = {"waits": 0, "statements": 0}
+    real_wait = psycopg.Connection.wait
+    real_execute = psycopg.Cursor.execute
+    real_many = psycopg.Cursor.executemany
+
+    # Every blocking exchange goes through Connection.wait; in pipeline mode, entering and
+    # queueing a statement go through it too without waiting for the server (only the
+    # pipeline's end does): those are not round trips.
+    queued = {"BasePipeline._enter_gen", "BaseCursor._executemany_gen_pipeline"}
+
+    def wait(self: Any, gen: Any, *args: Any, **kwargs: Any) -> Any:
+        name = getattr(gen, "__qualname__", "")
+        in_pipeline = name == "BaseCursor._execute_gen" and self._pipeline is not None
+        if name not in queued and not in_pipeline:
+            counts["waits"] += 1
+        return real_wait(self, gen, *args, **kwargs)
+
+    def execute(self: Any, query: Any, params: Any = None, **kwargs: Any) -> Any:
+        counts["statements"] += 1
+        return real_execute(self, query, params, **kwargs)
+
+    def executemany(self: Any, query: Any, params_seq: Any, **kwargs: Any) -> Any:
+        rows = list(params_seq)
+        counts["statements"] += len(rows)
+        return real_many(self, query, rows, **kwargs)
+
+    store = open_store(store_url)
+    outbox = Outbox(store)
+    result: dict[str, Any] = {"store": store_url.split(":", 1)[0], "transactions": len(plan)}
+    patches = {"wait": wait, "execute": execute, "executemany": executemany}
+    try:
+        psycopg.Connection.wait = patches["wait"]  # type: ignore[method-assign]
+        psycopg.Cursor.execute = patches["execute"]  # type: ignore[method-assign]
+        psycopg.Cursor.executemany = patches["executemany"]  # type: ignore[method-assign]
+        half = len(cases)
+        for label, part in (("new_lane", plan[:half]), ("existing_lane", plan[half:])):
+            counts.update(waits=0, statements=0)
+            t0 = time.perf_counter()
+            for event in part:
+                with store.transaction() as conn:
+                    outbox.enqueue_events([event], conn=conn)
+            elapsed = time.perf_counter() - t0
+            result[label] = {
+                "round_trips_per_enqueue": round(counts["waits"] / len(part), 2),
+                "statements_per_enqueue": round(counts["statements"] / len(part), 2),
+                "enqueues_per_s_one_thread": round(len(part) / elapsed, 1),
+            }
+        # The worker's side, as the dispatcher does it: claim batches of 10 (fair share over
+        # the halls, with the send's journal record), settle each (journal record, keep).
+        fair = FairShare({})
+        claims = settles = 0
+        waits = {"claim": 0, "settle": 0}
+        while True:
+            counts["waits"] = 0
+            with store.transaction() as conn:
+                claim = outbox.claim(CASE_EVENT, 10, fair=fair, conn=conn)
+                record = JournalRecord("send", "bench", len(claim.deliveries), "0" * 64, {})
+                outbox.journal([record], conn=conn)
+            if not claim.deliveries:
+                break
+            waits["claim"] += counts["waits"]
+            claims += 1
+            counts["waits"] = 0
+            kept = outbox.settle(claim.deliveries, journal=[record], keep=True)
+            waits["settle"] += counts["waits"]
+            settles += 1
+            outbox.release_kept(kept)
+        result["worker_batches_of_10"] = {
+            "round_trips_per_claim": round(waits["claim"] / max(claims, 1), 2),
+            "round_trips_per_settle": round(waits["settle"] / max(settles, 1), 2),
+            "batches": claims,
+        }
+    finally:
+        psycopg.Connection.wait = real_wait  # type: ignore[method-assign]
+        psycopg.Cursor.execute = real_execute  # type: ignore[method-assign]
+        psycopg.Cursor.executemany = real_many  # type: ignore[method-assign]
+        store.close()
+    return result
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--postgres", metavar="URL", help="PostgreSQL server (default: SQLite)")
@@ -190,7 +287,16 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=20.0, help="load duration per rate")
     parser.add_argument("--workers", type=int, default=1, help="worker processes")
     parser.add_argument("--clerks", type=int, default=4, help="producer threads (default 4)")
+    parser.add_argument(
+        "--round-trips", type=int, metavar="N", help="count round trips of N enqueues instead"
+    )
     args = parser.parse_args()
+    if args.round_trips:
+        if args.postgres is None:
+            parser.error("--round-trips needs --postgres")
+        with tempfile.TemporaryDirectory() as tmp, fresh_store_url(args.postgres, Path(tmp)) as url:
+            print(json.dumps(round_trips(url, args.round_trips)), flush=True)
+        return
     for rate in (float(r) for r in args.rates.split(",")):
         with tempfile.TemporaryDirectory() as tmp, fresh_store_url(args.postgres, Path(tmp)) as url:
             result = measure(url, rate, args.seconds, args.workers, args.clerks, Path(tmp))

@@ -76,6 +76,9 @@ class Cursor(Protocol):
     @property
     def rowcount(self) -> int: ...
 
+    @property
+    def description(self) -> Any: ...
+
     def fetchone(self) -> Any: ...
 
     def fetchall(self) -> list[Any]: ...
@@ -103,6 +106,21 @@ class Connection(abc.ABC):
         nothing: its listeners watch the database file's change counter, which every commit
         moves.
         """
+
+    def run_all(self, statements: Sequence[tuple[str, Sequence[Any]]]) -> list[list[Any]]:
+        """Run ``statements`` in order; return each one's rows (``[]`` for a statement that
+        returns none).
+
+        Each statement still sees what the earlier ones did (and, under PostgreSQL's read
+        committed, takes its own snapshot after them). PostgreSQL sends them all in one round
+        trip (psycopg's pipeline mode); SQLite, in-process, runs them one by one. A failing
+        statement raises as :meth:`execute` would, and the ones after it do not run.
+        """
+        results: list[list[Any]] = []
+        for sql, params in statements:
+            cur = self.execute(sql, params)
+            results.append(cur.fetchall() if cur.description is not None else [])
+        return results
 
     def fetchone(self, sql: str, params: Sequence[Any] = ()) -> Any:
         """Run a query and return its first row, or ``None``."""

@@ -77,6 +77,19 @@ class _PostgresConnection(Connection):
         except psycopg.Error as exc:
             raise StoreError(f"postgresql: {exc}") from exc
 
+    def run_all(self, statements: Sequence[tuple[str, Sequence[Any]]]) -> list[list[Any]]:
+        # Pipeline mode: every statement is sent before any result is read, and the block's
+        # end waits once for all of them (one round trip instead of one per statement).
+        # Statements repeated on a connection are prepared by psycopg (prepare_threshold).
+        try:
+            with self.raw.pipeline():
+                cursors = [self.raw.execute(to_psycopg(sql), tuple(p)) for sql, p in statements]
+            return [c.fetchall() if c.description is not None else [] for c in cursors]
+        except psycopg.errors.IntegrityError:
+            raise
+        except psycopg.Error as exc:
+            raise StoreError(f"postgresql: {exc}") from exc
+
     def notify(self, channel: str) -> None:
         # Queued by the server and delivered only when this transaction commits; identical
         # notifications of one transaction are folded into one.

@@ -124,15 +124,16 @@ def append_journal(conn: Connection, at: float, records: Iterable[JournalRecord]
         prev = digest
     if not rows:
         return numbers
-    conn.executemany(
+    insert = (
         "INSERT INTO sync_journal (n, at, action, endpoint, count, digest, detail, prev, hash) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        rows,
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
     )
     if row is None:
-        conn.execute("INSERT INTO sync_journal_head (id, n, hash) VALUES (1, ?, ?)", (n, prev))
+        head_write = "INSERT INTO sync_journal_head (id, n, hash) VALUES (1, ?, ?)"
     else:
-        conn.execute("UPDATE sync_journal_head SET n = ?, hash = ? WHERE id = 1", (n, prev))
+        head_write = "UPDATE sync_journal_head SET n = ?, hash = ? WHERE id = 1"
+    # Records and head in one round trip on PostgreSQL (a pipeline).
+    conn.run_all([*((insert, r) for r in rows), (head_write, (n, prev))])
     return numbers
 
 

@@ -193,6 +193,38 @@ UPDATE sync_lane SET parked = 1, parked_at = ?, ready_at = NULL,
     attempts = attempts + 1, last_error = ?
 WHERE lane_id = ? AND head_seq = ?
 """
+# PostgreSQL, one lane (a hall's usual enqueue: one event, or a few of one case), all sent in
+# one round trip (pipeline mode). The lane is created if missing (``nextval`` is evaluated only
+# then), then row-locked like every enqueue (see ``settle``); the statements after the lock take
+# their snapshots after it, so they see the head as it is under the lock. An entry is inserted
+# only at or above the lane's head; one not inserted is a duplicate, or stale if below the head
+# (told apart afterwards, rarely). The lane wakes if its head entry is now queued.
+_PG_ENSURE_LANE = """
+INSERT INTO sync_lane (lane_id, lane, hall, kind, key, head_seq, ready_at)
+SELECT nextval('sync_lane_ids'), ?, ?, ?, ?, 1, NULL
+WHERE NOT EXISTS (SELECT 1 FROM sync_lane WHERE lane = ?)
+ON CONFLICT (lane) DO NOTHING
+"""
+_PG_LOCK_LANE = "SELECT lane_id, head_seq FROM sync_lane WHERE lane = ? FOR UPDATE"
+_PG_INSERT_LANE_ENTRY = (
+    "INSERT INTO sync_entry (id, idem, payload, enqueued_at) "  # noqa: S608 - constant text
+    f"SELECT lane_id * {SEQ_SPAN} + ?::integer, ?, ?, ? FROM sync_lane "
+    "WHERE lane = ? AND head_seq <= ?::integer ON CONFLICT (id) DO NOTHING RETURNING id"
+)
+_PG_WAKE_NAMED_LANE = (
+    "UPDATE sync_lane SET ready_at = ? WHERE lane = ? AND ready_at IS NULL AND parked = 0 "  # noqa: S608 - constant text
+    "AND head_seq BETWEEN ?::integer AND ?::integer AND EXISTS (SELECT 1 FROM sync_entry e "
+    f"WHERE e.id = sync_lane.lane_id * {SEQ_SPAN} + sync_lane.head_seq)"
+)
+_PG_HALL_AND_NOTIFY = """
+WITH hall AS (INSERT INTO sync_hall (hall) VALUES (?) ON CONFLICT (hall) DO NOTHING)
+SELECT pg_notify(?, '')
+"""
+#: Entries of one lane at most enqueued through the single-lane PostgreSQL path.
+_PG_ONE_LANE_MAX = 64
+#: Acknowledgements at most settled in one pipeline (larger batches: the chunked path).
+_PG_PIPELINED_ACKS = 500
+
 # Only lanes still held by this claim (their due time is still its lease expiry) go back.
 _RELEASE = "UPDATE sync_lane SET ready_at = ? WHERE lane_id = ? AND head_seq = ? AND ready_at = ?"
 
@@ -534,6 +566,12 @@ class Outbox:
         words = _KIND_WORDS
         # Fields by position: a NewEntry, or a plain 6-tuple in the same order (bulk loads).
         named = [(f"{e[0]}:{words.get(e[1], e[1])}:{e[2]}", e) for e in part]
+        if (
+            conn.dialect == "postgresql"
+            and len(named) <= _PG_ONE_LANE_MAX
+            and all(lane == named[0][0] for lane, _ in named)
+        ):
+            return self._enqueue_lane_pg(conn, named, known, now)
         # Lanes this call has not seen, or entries at/below what it enqueued: look them up.
         lookup: dict[str, NewEntry] = {}
         for lane, e in named:
@@ -644,6 +682,87 @@ class Outbox:
         return EnqueueResult(len(rows), duplicates, stale, tuple(problems))
 
     @staticmethod
+    def _enqueue_lane_pg(
+        conn: Connection,
+        named: list[tuple[str, NewEntry]],
+        known: dict[str, list[int]],
+        now: float,
+    ) -> EnqueueResult:
+        """Entries of one lane on PostgreSQL: one round trip (ten before), same outcome as the
+        general path (duplicates, stale entries, wake-up, hall, NOTIFY on commit)."""
+        lane, first = named[0]
+        problems: list[FieldProblem] = []
+        duplicates = stale = 0
+        valid: list[NewEntry] = []
+        seen: set[int] = set()
+        for _, e in named:
+            seq = e[3]
+            if not 1 <= seq <= MAX_SEQUENCE:
+                stale += 1
+                problems.append(
+                    FieldProblem(
+                        "sequence", "out_of_range", f"{lane}: sequence must be 1..{MAX_SEQUENCE}"
+                    )
+                )
+            elif seq in seen:
+                duplicates += 1
+            else:
+                seen.add(seq)
+                valid.append(e)
+        if not valid:
+            return EnqueueResult(0, duplicates, stale, tuple(problems))
+        statements: list[tuple[str, Sequence[Any]]] = [
+            (_PG_ENSURE_LANE, (lane, first[0], first[1], first[2], lane)),
+            (_PG_LOCK_LANE, (lane,)),
+        ]
+        for e in valid:
+            idem = e[5]
+            if idem is not None and idem == f"{lane}:{e[3]}":
+                idem = None  # the default key is not stored twice
+            statements.append((_PG_INSERT_LANE_ENTRY, (e[3], idem, e[4], now, lane, e[3])))
+        seqs = [e[3] for e in valid]
+        statements.append((_PG_WAKE_NAMED_LANE, (now, lane, min(seqs), max(seqs))))
+        statements.append((_PG_HALL_AND_NOTIFY, (first[0], WAKE_CHANNEL)))
+        results = conn.run_all(statements)
+        lane_id, head = (int(v) for v in results[1][0])
+        # Later chunks of this call look every entry of this lane up (it now holds some).
+        known[lane] = [lane_id, MAX_SEQUENCE]
+        accepted = 0
+        below: list[int] = []
+        for e, inserted in zip(valid, results[2:], strict=False):
+            if inserted:
+                accepted += 1
+            elif e[3] >= head:
+                duplicates += 1  # already queued (the insert met it)
+            else:
+                below.append(e[3])
+        if below:
+            # Below the head: a duplicate while the acknowledged entry is still kept, stale
+            # once it was purged (as the general path counts them).
+            marks = ",".join("?" * len(below))
+            kept = {
+                int(r[0]) - lane_id * SEQ_SPAN
+                for r in conn.fetchall(
+                    f"SELECT id FROM sync_entry WHERE id IN ({marks})",  # noqa: S608 - placeholders only
+                    [lane_id * SEQ_SPAN + seq for seq in below],
+                )
+            }
+            for seq in below:
+                if seq in kept:
+                    duplicates += 1
+                    continue
+                stale += 1
+                problems.append(
+                    FieldProblem(
+                        "sequence",
+                        "already_delivered",
+                        f"{lane}:{seq}: sequence {seq} is below the next undelivered "
+                        f"sequence {head} of its lane",
+                    )
+                )
+        return EnqueueResult(accepted, duplicates, stale, tuple(problems))
+
+    @staticmethod
     def _allocate(conn: Connection, n: int) -> list[int]:
         if n == 0:
             return []
@@ -732,17 +851,28 @@ class Outbox:
         token = secrets.token_hex(8)
         halls = self._ready_halls(conn, kind, now)
         quotas = fair.split(halls, limit) if fair is not None else dict.fromkeys(halls, limit)
-        lock = " FOR UPDATE OF l SKIP LOCKED" if conn.dialect == "postgresql" else ""
+        pg = conn.dialect == "postgresql"
         sql = (
             "SELECT l.lane_id, l.hall, l.key, l.attempts, l.head_seq, e.idem, e.payload, l.lane "  # noqa: S608 - constant text
             f"FROM sync_lane l JOIN sync_entry e ON e.id = l.lane_id * {SEQ_SPAN} + l.head_seq "
             "WHERE l.kind = ? AND l.hall = ? AND l.ready_at <= ? "
-            f"ORDER BY l.ready_at LIMIT ?{lock}"
+            f"ORDER BY l.ready_at LIMIT ?{' FOR UPDATE OF l SKIP LOCKED' if pg else ''}"
         )
+        lease_param: tuple[float, ...] = ()
+        if pg:
+            # Take and lease in one statement: the lease is written to exactly the rows the
+            # SKIP LOCKED select locked (the usual PostgreSQL queue idiom).
+            sql = (
+                f"WITH c AS ({sql}), u AS (UPDATE sync_lane SET ready_at = ? "  # noqa: S608 - constant text
+                "WHERE lane_id IN (SELECT lane_id FROM c)) SELECT * FROM c"
+            )
+            lease_param = (until,)
         got: list[Delivery] = []
 
         def take(hall: str, want: int) -> int:
-            rows = conn.fetchall(sql, (kind, hall, now, want))
+            return lease(conn.fetchall(sql, (kind, hall, now, want, *lease_param)))
+
+        def lease(rows: list[Any]) -> int:
             leases = []
             for lane_id, h, key, attempts, seq, idem, payload, lane in rows:
                 got.append(
@@ -758,17 +888,18 @@ class Outbox:
                     )
                 )
                 leases.append((until, lane_id))
-            if leases:
+            if leases and not pg:
                 conn.executemany("UPDATE sync_lane SET ready_at = ? WHERE lane_id = ?", leases)
             return len(rows)
 
-        # First pass: each hall its fair share. Second pass: what a hall could not use goes
-        # to the halls that still have work (claimed lanes are leased, so not taken twice).
-        short: set[str] = set()
-        for hall in halls:
-            want = quotas.get(hall, 0)
-            if want > 0 and take(hall, want) < want:
-                short.add(hall)
+        # First pass: each hall its fair share, all halls' queries in one round trip on
+        # PostgreSQL (each takes disjoint lanes), then one lease update. Second pass: what a
+        # hall could not use goes to the halls that still have work (claimed lanes are leased
+        # by then, so not taken twice).
+        wants = [(hall, quotas.get(hall, 0)) for hall in halls if quotas.get(hall, 0) > 0]
+        found = conn.run_all([(sql, (kind, hall, now, want, *lease_param)) for hall, want in wants])
+        lease([row for rows in found for row in rows])
+        short = {hall for (hall, want), rows in zip(wants, found, strict=True) if len(rows) < want}
         for hall in halls:
             spare = limit - len(got)
             if spare <= 0:
@@ -819,20 +950,36 @@ class Outbox:
         kept: list[Delivery] = []
         if acknowledged:
             due = now + self.lease_seconds if keep else now
-            if conn.dialect == "postgresql":
+            acks = [
+                (now, d.entry_id + 1, due, d.entry_id // SEQ_SPAN, d.sequence) for d in acknowledged
+            ]
+            if conn.dialect == "postgresql" and len(acknowledged) <= _PG_PIPELINED_ACKS:
                 # The acknowledgement's "is the next entry queued?" must see every enqueue
                 # that touched these lanes: lock them first (enqueues lock them too, in the
-                # same lane order), so that the UPDATE below takes its snapshot afterwards.
-                _lock_lanes(conn, [d.entry_id // SEQ_SPAN for d in acknowledged])
-            conn.executemany(
-                _ACK,
-                [
-                    (now, d.entry_id + 1, due, d.entry_id // SEQ_SPAN, d.sequence)
-                    for d in acknowledged
-                ],
-            )
-            if keep:
-                kept = self._next_deliveries(conn, acknowledged)
+                # same lane order), so that each UPDATE takes its snapshot afterwards (a
+                # pipeline runs its statements one after the other). Lock, acknowledgements
+                # and the next entries' read go in one round trip.
+                ids = sorted({d.entry_id // SEQ_SPAN for d in acknowledged})
+                marks = ",".join("?" * len(ids))
+                statements: list[tuple[str, Sequence[Any]]] = [
+                    (
+                        f"SELECT lane_id FROM sync_lane WHERE lane_id IN ({marks}) "  # noqa: S608 - placeholders only
+                        "ORDER BY lane_id FOR UPDATE",
+                        ids,
+                    )
+                ]
+                statements += [(_ACK, ack) for ack in acks]
+                if keep:
+                    statements.append(self._next_entries_query(acknowledged))
+                results = conn.run_all(statements)
+                if keep:
+                    kept = self._next_deliveries_from(acknowledged, results[-1])
+            else:
+                if conn.dialect == "postgresql":
+                    _lock_lanes(conn, [d.entry_id // SEQ_SPAN for d in acknowledged])
+                conn.executemany(_ACK, acks)
+                if keep:
+                    kept = self._next_deliveries(conn, acknowledged)
         retry = [f for f in failures if f.retry_at is not None]
         park = [f for f in failures if f.retry_at is None]
         if retry:
@@ -864,6 +1011,23 @@ class Outbox:
         if journal:
             append_journal(conn, now, journal)
         return kept
+
+    @staticmethod
+    def _next_entries_query(acknowledged: Sequence[Delivery]) -> tuple[str, list[int]]:
+        ids = sorted({d.entry_id + 1 for d in acknowledged})
+        marks = ",".join("?" * len(ids))
+        return f"SELECT id, idem, payload FROM sync_entry WHERE id IN ({marks})", ids  # noqa: S608 - placeholders only
+
+    @staticmethod
+    def _next_deliveries_from(acknowledged: Sequence[Delivery], rows: list[Any]) -> list[Delivery]:
+        by_id = {d.entry_id + 1: d for d in acknowledged}
+        found: list[Delivery] = []
+        for entry_id, idem, payload in rows:
+            d = by_id[int(entry_id)]
+            seq = d.sequence + 1
+            key = idem or f"{lane_name(d.hall, d.kind, d.key)}:{seq}"
+            found.append(Delivery(d.hall, d.kind, d.key, seq, key, payload, 0, int(entry_id)))
+        return found
 
     @staticmethod
     def _next_deliveries(conn: Connection, acknowledged: Sequence[Delivery]) -> list[Delivery]:
