@@ -66,7 +66,7 @@ def seed_refresh_tokens(store_url: str, home: Path, count: int) -> list[str]:
     """Sign ``count`` people in through the library on the server's store: one refresh chain
     per connection."""
     from govlink.domain import ResidentId
-    from govlink.identity import HallRegistry, Issuer, KeyRing, PassphraseProtector, Person
+    from govlink.identity import HallRegistry, Issuer, KeyRing, PassphraseProtector, PersonSubject
     from govlink.identity._config import load_provider_config
     from govlink.store import open_store
 
@@ -75,7 +75,7 @@ def seed_refresh_tokens(store_url: str, home: Path, count: int) -> list[str]:
         ring = KeyRing(store, PassphraseProtector(PASSPHRASE))
         halls: HallRegistry = load_provider_config(home / "idp.toml").halls
         issuer = Issuer(issuer="http://bench.invalid", keys=ring, halls=halls, store=store)
-        person = Person(ResidentId("11010519491231002X"))
+        person = PersonSubject(ResidentId("11010519491231002X"))
         tokens = []
         for _ in range(count):
             signed = issuer.sign_in(person, client=CLIENT, acr=3, scope="openid cases:read")

@@ -28,7 +28,7 @@ from pathlib import Path
 import jwt as pyjwt
 
 from govlink.domain import ResidentId
-from govlink.identity import HallRegistry, Issuer, KeyRing, PassphraseProtector, Person
+from govlink.identity import HallRegistry, Issuer, KeyRing, PassphraseProtector, PersonSubject
 from govlink.store import SQLiteStore
 
 ISSUER = "https://sso.dongying.example"
@@ -51,7 +51,7 @@ def bench(alg: str, tokens_per_round: int, rounds: int, home: Path) -> dict[str,
     ring = KeyRing(store, PassphraseProtector("bench"))
     ring.init([alg])
     issuer = Issuer(issuer=ISSUER, keys=ring, halls=HallRegistry.demo_city(), store=store, alg=alg)
-    person = Person(ResidentId("11010519491231002X"))
+    person = PersonSubject(ResidentId("11010519491231002X"))
     sid = issuer.sign_in(person, client=AUD, acr=4).session.sid
     tokens = [
         issuer.tokens_for(sid, AUD, refresh=False).access_token for _ in range(tokens_per_round)

@@ -36,8 +36,8 @@ from hall import HallConfig, create_hall_app
 from govlink.domain import default_regions
 from govlink.identity import (
     CityIdentity,
-    Client,
     ClientSecrets,
+    HallClient,
     HallRegistry,
     Issuer,
     KeyRing,
@@ -103,8 +103,8 @@ def _serve(app: Any, sock: socket.socket, name: str) -> Iterator[None]:
         sock.close()
 
 
-def _hall_client(code: str, url: str) -> Client:
-    return Client(
+def _hall_client(code: str, url: str) -> HallClient:
+    return HallClient(
         client_id=f"hall-{code}",
         hall_code=code,
         name=default_regions().get(code).name,

@@ -14,9 +14,9 @@ from govlink.identity import (
     HallRegistry,
     Issuer,
     KeyRing,
-    LegalPerson,
+    LegalPersonSubject,
     PassphraseProtector,
-    Person,
+    PersonSubject,
     RolloverPolicy,
 )
 from govlink.store import Store
@@ -63,18 +63,18 @@ def issuer(
 
 
 @pytest.fixture
-def person() -> Person:
-    return Person(ResidentId(ID_NUMBER), name="张三")
+def person() -> PersonSubject:
+    return PersonSubject(ResidentId(ID_NUMBER), name="张三")
 
 
 @pytest.fixture
-def legal_person(person: Person) -> LegalPerson:
+def legal_person(person: PersonSubject) -> LegalPersonSubject:
     from govlink.domain import credit_code_check_character, organisation_code_check_character
 
     body8 = "MA3C4F5G"
     org = body8 + organisation_code_check_character(body8)
     first17 = "91370502" + org
-    return LegalPerson(CreditCode(first17 + credit_code_check_character(first17)), person)
+    return LegalPersonSubject(CreditCode(first17 + credit_code_check_character(first17)), person)
 
 
 @pytest.fixture

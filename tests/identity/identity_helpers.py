@@ -222,9 +222,9 @@ def hostile_provider(directory: Path, store: Any = None) -> Any:
     )
     from joserfc.jwk import ECKey
 
-    from govlink.identity import Client
+    from govlink.identity import HallClient
 
-    robot = Client(
+    robot = HallClient(
         client_id=HOSTILE_ROBOT,
         hall_code="370502",
         name="robot",

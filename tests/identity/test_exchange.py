@@ -18,7 +18,7 @@ from govlink.identity import (
     ExchangePolicy,
     ExchangeRule,
     Issuer,
-    Person,
+    PersonSubject,
     ProvincialMapping,
     TokenExchange,
     VerificationKey,
@@ -63,12 +63,12 @@ def claims_of(token: str) -> dict[str, Any]:
     return result
 
 
-def county_token(issuer: Issuer, person: Person, **kwargs: Any) -> str:
+def county_token(issuer: Issuer, person: PersonSubject, **kwargs: Any) -> str:
     return issuer.sign_in(person, client="hall-370502", acr=4, **kwargs).tokens.access_token
 
 
 def test_hall_token_for_another_hall(
-    issuer: Issuer, exchange: TokenExchange, person: Person
+    issuer: Issuer, exchange: TokenExchange, person: PersonSubject
 ) -> None:
     subject = county_token(issuer, person)
     tokens = exchange.exchange(
@@ -85,7 +85,7 @@ def test_hall_token_for_another_hall(
     assert tokens.issued_token_type == "urn:ietf:params:oauth:token-type:access_token"
 
 
-def test_act_claims_nest(issuer: Issuer, exchange: TokenExchange, person: Person) -> None:
+def test_act_claims_nest(issuer: Issuer, exchange: TokenExchange, person: PersonSubject) -> None:
     sid = issuer.sign_in(person, client="hall-370502", acr=4).session.sid
     acted = issuer.tokens_for(sid, "hall-370502", act={"sub": "hall-370500"}).access_token
     tokens = exchange.exchange(client="370502", subject_token=acted, audience="370503")
@@ -121,7 +121,7 @@ def test_act_claims_nest(issuer: Issuer, exchange: TokenExchange, person: Person
 def test_refused_requests(
     issuer: Issuer,
     exchange: TokenExchange,
-    person: Person,
+    person: PersonSubject,
     request_args: dict[str, Any],
     error: str,
 ) -> None:
@@ -133,7 +133,7 @@ def test_refused_requests(
 
 
 def test_refused_subject_tokens(
-    issuer: Issuer, exchange: TokenExchange, person: Person, virtual_clock: VirtualClock
+    issuer: Issuer, exchange: TokenExchange, person: PersonSubject, virtual_clock: VirtualClock
 ) -> None:
     # A token addressed to another hall cannot be presented by 370502.
     city = issuer.sign_in(person, client="hall-370500", acr=4).tokens.access_token

@@ -24,7 +24,7 @@ from govlink.identity import (
     Issuer,
     MalformedToken,
     MissingToken,
-    Person,
+    PersonSubject,
     RevocationRegistry,
     TokenReplayed,
     TokenRevoked,
@@ -71,7 +71,9 @@ def app_for(issuer: Issuer, scopes: frozenset[str] = frozenset()) -> Starlette:
     return app
 
 
-def test_middleware(issuer: Issuer, person: Person, caplog: pytest.LogCaptureFixture) -> None:
+def test_middleware(
+    issuer: Issuer, person: PersonSubject, caplog: pytest.LogCaptureFixture
+) -> None:
     tokens = issuer.sign_in(person, client=AUD, acr=4).tokens
     other = issuer.sign_in(person, client="hall-370500", acr=4).tokens
 
@@ -98,7 +100,7 @@ def test_middleware(issuer: Issuer, person: Person, caplog: pytest.LogCaptureFix
     with_client(app_for(issuer), scenario)
 
 
-def test_middleware_scopes(issuer: Issuer, person: Person) -> None:
+def test_middleware_scopes(issuer: Issuer, person: PersonSubject) -> None:
     narrow = issuer.sign_in(person, client=AUD, acr=4, scope="items:read").tokens
 
     async def scenario(client: httpx.AsyncClient) -> None:
@@ -111,7 +113,7 @@ def test_middleware_scopes(issuer: Issuer, person: Person) -> None:
     with_client(app_for(issuer, scopes=frozenset({"cases:write"})), scenario)
 
 
-def test_framework_neutral_helper(issuer: Issuer, person: Person) -> None:
+def test_framework_neutral_helper(issuer: Issuer, person: PersonSubject) -> None:
     token = issuer.sign_in(person, client=AUD, acr=3).tokens.access_token
     verifier = issuer.verifier(AUD)
     assert authenticate(verifier, f"Bearer {token}").acr == "3"
@@ -128,7 +130,7 @@ def test_framework_neutral_helper(issuer: Issuer, person: Person) -> None:
 
 
 def test_backchannel_logout_at_a_remote_hall(
-    issuer: Issuer, person: Person, tmp_path: Path, virtual_clock: VirtualClock
+    issuer: Issuer, person: PersonSubject, tmp_path: Path, virtual_clock: VirtualClock
 ) -> None:
     """A hall with its own store and the IdP's public keys only: the logout token it
     receives ends the session there too."""

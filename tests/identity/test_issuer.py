@@ -13,12 +13,12 @@ from govlink.identity import (
     HallRegistry,
     Issuer,
     KeyRing,
-    LegalPerson,
+    LegalPersonSubject,
     PassphraseProtector,
-    Person,
+    PersonSubject,
     RefreshTokenError,
     SessionEnded,
-    Staff,
+    StaffSubject,
     TokenPolicy,
     TokenRevoked,
     TokenSet,
@@ -50,7 +50,7 @@ def claims_of(token: str) -> dict[str, object]:
     return result
 
 
-def test_sso_across_two_halls_and_single_logout(city_issuer: Issuer, person: Person) -> None:
+def test_sso_across_two_halls_and_single_logout(city_issuer: Issuer, person: PersonSubject) -> None:
     sign_in = city_issuer.sign_in(person, client="370500", acr=4, amr=["face"])
     at_city = sign_in.tokens.access_token
     # Single sign-on: the county hall gets its token from the same session, no new sign-in.
@@ -93,7 +93,7 @@ def test_sso_across_two_halls_and_single_logout(city_issuer: Issuer, person: Per
 
 
 def test_revocation_reaches_another_process(
-    city_issuer: Issuer, any_store: Store, person: Person, virtual_clock: VirtualClock
+    city_issuer: Issuer, any_store: Store, person: PersonSubject, virtual_clock: VirtualClock
 ) -> None:
     tokens = city_issuer.sign_in(person, client=COUNTY, acr=3).tokens
     other = Issuer(
@@ -112,7 +112,7 @@ def test_revocation_reaches_another_process(
 
 
 def test_refresh_rotation_and_family_revocation(
-    city_issuer: Issuer, person: Person, virtual_clock: VirtualClock
+    city_issuer: Issuer, person: PersonSubject, virtual_clock: VirtualClock
 ) -> None:
     first = city_issuer.sign_in(person, client=COUNTY, acr=3).tokens.refresh_token
     assert first is not None
@@ -134,7 +134,9 @@ def test_refresh_rotation_and_family_revocation(
         city_issuer.refresh(replay.refresh_token, COUNTY)
 
 
-def test_refresh_refusals(city_issuer: Issuer, person: Person, virtual_clock: VirtualClock) -> None:
+def test_refresh_refusals(
+    city_issuer: Issuer, person: PersonSubject, virtual_clock: VirtualClock
+) -> None:
     tokens = city_issuer.sign_in(person, client=COUNTY, acr=3).tokens
     assert tokens.refresh_token is not None
     with pytest.raises(RefreshTokenError, match="another client"):
@@ -147,7 +149,7 @@ def test_refresh_refusals(city_issuer: Issuer, person: Person, virtual_clock: Vi
 
 
 def test_revocation_by_token_session_subject(
-    city_issuer: Issuer, person: Person, virtual_clock: VirtualClock
+    city_issuer: Issuer, person: PersonSubject, virtual_clock: VirtualClock
 ) -> None:
     verifier = city_issuer.verifier(COUNTY)
     a = city_issuer.sign_in(person, client=COUNTY, acr=3).tokens
@@ -174,7 +176,9 @@ def test_revocation_by_token_session_subject(
     verifier.verify(fresh.access_token)
 
 
-def test_introspection(city_issuer: Issuer, person: Person, virtual_clock: VirtualClock) -> None:
+def test_introspection(
+    city_issuer: Issuer, person: PersonSubject, virtual_clock: VirtualClock
+) -> None:
     tokens = city_issuer.sign_in(person, client=COUNTY, acr=3).tokens
     assert tokens.refresh_token is not None
     info = city_issuer.introspect(tokens.access_token)
@@ -193,14 +197,14 @@ def test_introspection(city_issuer: Issuer, person: Person, virtual_clock: Virtu
 
 
 def test_subjects_and_claims(
-    city_issuer: Issuer, person: Person, legal_person: LegalPerson
+    city_issuer: Issuer, person: PersonSubject, legal_person: LegalPersonSubject
 ) -> None:
     legal = city_issuer.sign_in(legal_person, client=COUNTY, acr=4).tokens.access_token
     claims = claims_of(legal)
     assert claims["subject_type"] == "legal"
     assert claims["credit_code"] == str(legal_person.credit_code)
     assert claims["agent"] == {"masked_id": "1101**********002X"}
-    staff = Staff("S-001", department="市场监管局", hall="370502", roles=("reviewer",))
+    staff = StaffSubject("S-001", department="市场监管局", hall="370502", roles=("reviewer",))
     staff_claims = claims_of(city_issuer.sign_in(staff, client=COUNTY, acr=5).tokens.access_token)
     assert staff_claims["roles"] == ["reviewer"]
     assert staff_claims["subject_type"] == "staff"
@@ -216,7 +220,7 @@ def test_subjects_and_claims(
 
 
 def test_pairwise_subjects(
-    sqlite_store: Store, virtual_clock: VirtualClock, person: Person
+    sqlite_store: Store, virtual_clock: VirtualClock, person: PersonSubject
 ) -> None:
     ring = KeyRing(sqlite_store, PassphraseProtector("pw"), clock=virtual_clock)
     ring.init(["EdDSA"])
@@ -236,7 +240,7 @@ def test_pairwise_subjects(
         issuer.verifier(COUNTY).verify(county.access_token)
 
 
-def test_scope_narrowing_and_id_token(city_issuer: Issuer, person: Person) -> None:
+def test_scope_narrowing_and_id_token(city_issuer: Issuer, person: PersonSubject) -> None:
     tokens = city_issuer.sign_in(
         person, client=COUNTY, acr=3, scope="openid cases:read admin", nonce="n-1"
     ).tokens
@@ -251,7 +255,7 @@ def test_scope_narrowing_and_id_token(city_issuer: Issuer, person: Person) -> No
 
 
 def test_concurrent_refresh_has_one_winner(
-    city_issuer: Issuer, person: Person, virtual_clock: VirtualClock
+    city_issuer: Issuer, person: PersonSubject, virtual_clock: VirtualClock
 ) -> None:
     """Four uses of one refresh token at the same moment (the client and thieves): the first
     is answered, one replay within the grace is answered once more (a lost response), and the
@@ -285,7 +289,7 @@ def test_concurrent_refresh_has_one_winner(
 
 
 def test_grace_answers_a_reused_refresh_token_once(
-    city_issuer: Issuer, person: Person, virtual_clock: VirtualClock
+    city_issuer: Issuer, person: PersonSubject, virtual_clock: VirtualClock
 ) -> None:
     first = city_issuer.sign_in(person, client=COUNTY, acr=3).tokens.refresh_token
     assert first is not None
@@ -323,7 +327,9 @@ def test_every_revocation_moves_the_epoch(any_store: Store, virtual_clock: Virtu
     assert all(watcher.is_revoked({"jti": f"{i}-{n}"}) for i in range(4) for n in range(5))
 
 
-def test_reprs_hold_no_credentials_or_personal_data(city_issuer: Issuer, person: Person) -> None:
+def test_reprs_hold_no_credentials_or_personal_data(
+    city_issuer: Issuer, person: PersonSubject
+) -> None:
     sign_in = city_issuer.sign_in(person, client=COUNTY, acr=3, scope="openid cases:read")
     text = repr(sign_in)
     tokens = sign_in.tokens

@@ -12,7 +12,7 @@ import pytest
 
 from govlink import VirtualClock
 from govlink.cli import main
-from govlink.identity import Issuer, LogoutOutbox, Person
+from govlink.identity import Issuer, LogoutOutbox, PersonSubject
 from govlink.store import SQLiteStore
 
 pytestmark = pytest.mark.anyio
@@ -37,7 +37,7 @@ class Hall:
         return real_httpx.Response(status)
 
 
-def logged_out(issuer: Issuer, person: Person) -> int:
+def logged_out(issuer: Issuer, person: PersonSubject) -> int:
     signed = issuer.sign_in(person, client=HALL_A, acr=3)
     issuer.tokens_for(signed.session.sid, HALL_B)
     notices = issuer.logout(signed.session.sid)
@@ -45,7 +45,7 @@ def logged_out(issuer: Issuer, person: Person) -> int:
 
 
 async def test_retried_with_backoff_until_delivered(
-    issuer: Issuer, person: Person, virtual_clock: VirtualClock
+    issuer: Issuer, person: PersonSubject, virtual_clock: VirtualClock
 ) -> None:
     assert logged_out(issuer, person) == 2
     hall = Hall(503, 503, 503, 200)
@@ -71,7 +71,7 @@ async def test_retried_with_backoff_until_delivered(
 
 
 async def test_a_restart_does_not_drop_a_notice(
-    issuer: Issuer, person: Person, virtual_clock: VirtualClock, sqlite_store: SQLiteStore
+    issuer: Issuer, person: PersonSubject, virtual_clock: VirtualClock, sqlite_store: SQLiteStore
 ) -> None:
     logged_out(issuer, person)
     restarted = SQLiteStore(sqlite_store.path)  # a new process on the same store
@@ -87,7 +87,7 @@ async def test_a_restart_does_not_drop_a_notice(
 
 async def test_given_up_when_the_token_expires_and_logged_without_it(
     issuer: Issuer,
-    person: Person,
+    person: PersonSubject,
     virtual_clock: VirtualClock,
     caplog: pytest.LogCaptureFixture,
 ) -> None:

@@ -26,7 +26,7 @@ from govlink.identity import (
     KeyRing,
     LocalKeySource,
     LogoutEvent,
-    Person,
+    PersonSubject,
     TrustedIssuer,
     Verifier,
     verify_logout_token,
@@ -72,7 +72,7 @@ def verifier(ring: KeyRing, virtual_clock: VirtualClock) -> Verifier:
     )
 
 
-def logout_token(issuer: Issuer, person: Person) -> tuple[str, str]:
+def logout_token(issuer: Issuer, person: PersonSubject) -> tuple[str, str]:
     sign_in = issuer.sign_in(person, client=AUD, acr=4)
     (notice,) = issuer.logout(sign_in.session.sid)
     return notice.logout_token, sign_in.session.sid
@@ -83,7 +83,7 @@ def starlette_app(receiver: BackchannelLogoutReceiver) -> Starlette:
 
 
 def test_asgi_receiver_ends_the_session_once(
-    issuer: Issuer, person: Person, verifier: Verifier
+    issuer: Issuer, person: PersonSubject, verifier: Verifier
 ) -> None:
     token, sid = logout_token(issuer, person)
     sessions = Sessions(sid, "other")
@@ -102,7 +102,9 @@ def test_asgi_receiver_ends_the_session_once(
     assert len(sessions.events) == 1
 
 
-def test_async_callback_under_asgi(issuer: Issuer, person: Person, verifier: Verifier) -> None:
+def test_async_callback_under_asgi(
+    issuer: Issuer, person: PersonSubject, verifier: Verifier
+) -> None:
     token, sid = logout_token(issuer, person)
     ended: list[str | None] = []
 
@@ -246,7 +248,7 @@ def wsgi_call(
     return seen["status"], seen["headers"], payload
 
 
-def test_wsgi_receiver(issuer: Issuer, person: Person, verifier: Verifier) -> None:
+def test_wsgi_receiver(issuer: Issuer, person: PersonSubject, verifier: Verifier) -> None:
     token, sid = logout_token(issuer, person)
     sessions = Sessions(sid)
     receiver = BackchannelLogoutReceiver(verifier, sessions.end)
@@ -267,7 +269,7 @@ def test_wsgi_receiver(issuer: Issuer, person: Person, verifier: Verifier) -> No
     )
 
 
-def test_python_api(issuer: Issuer, person: Person, verifier: Verifier) -> None:
+def test_python_api(issuer: Issuer, person: PersonSubject, verifier: Verifier) -> None:
     token, sid = logout_token(issuer, person)
     sessions = Sessions(sid)
     receiver = BackchannelLogoutReceiver(verifier, sessions.end)

@@ -20,9 +20,9 @@ from govlink import VirtualClock
 from govlink._http import httpx
 from govlink.identity import (
     CityIdentity,
-    Client,
     ClientSecrets,
     ExchangePolicy,
+    HallClient,
     HallRegistry,
     Issuer,
     KeyRing,
@@ -59,7 +59,7 @@ def province_key() -> OKPKey:
 @pytest.fixture
 def grant_halls(robot_key: ECKey) -> HallRegistry:
     demo = list(HallRegistry.demo_city())
-    robot = Client(
+    robot = HallClient(
         client_id=ROBOT,
         hall_code="370502",
         name="robot",
@@ -70,7 +70,7 @@ def grant_halls(robot_key: ECKey) -> HallRegistry:
         jwks={"keys": [robot_key.as_dict(private=False)]},
     )
     with_cc = [
-        Client(
+        HallClient(
             client_id=c.client_id,
             hall_code=c.hall_code,
             name=c.name,

@@ -16,7 +16,7 @@ from govlink.identity import (
     InvalidTokenType,
     Issuer,
     MemoryReplayGuard,
-    Person,
+    PersonSubject,
     StoreReplayGuard,
     TokenExpired,
     TokenRevoked,
@@ -27,7 +27,7 @@ from govlink.store import Store
 AUD = "hall-370502"
 
 
-def test_cache_hit_is_the_same_result(issuer: Issuer, person: Person) -> None:
+def test_cache_hit_is_the_same_result(issuer: Issuer, person: PersonSubject) -> None:
     verifier = issuer.verifier(AUD)
     token = issuer.sign_in(person, client=AUD, acr=3).tokens.access_token
     first = verifier.verify(token)
@@ -37,7 +37,7 @@ def test_cache_hit_is_the_same_result(issuer: Issuer, person: Person) -> None:
 
 
 def test_cache_never_outlives_exp(
-    issuer: Issuer, person: Person, virtual_clock: VirtualClock
+    issuer: Issuer, person: PersonSubject, virtual_clock: VirtualClock
 ) -> None:
     verifier = issuer.verifier(AUD)
     token = issuer.sign_in(person, client=AUD, acr=3).tokens.access_token
@@ -50,7 +50,7 @@ def test_cache_never_outlives_exp(
         verifier.verify(token)
 
 
-def test_cache_never_outlives_a_revocation(issuer: Issuer, person: Person) -> None:
+def test_cache_never_outlives_a_revocation(issuer: Issuer, person: PersonSubject) -> None:
     verifier = issuer.verifier(AUD)
     tokens = issuer.sign_in(person, client=AUD, acr=3).tokens
     verifier.verify(tokens.access_token)
@@ -59,7 +59,7 @@ def test_cache_never_outlives_a_revocation(issuer: Issuer, person: Person) -> No
         verifier.verify(tokens.access_token)
 
 
-def test_cache_checks_kind_and_audience(issuer: Issuer, person: Person) -> None:
+def test_cache_checks_kind_and_audience(issuer: Issuer, person: PersonSubject) -> None:
     verifier = issuer.verifier(AUD)
     token = issuer.sign_in(person, client=AUD, acr=3).tokens.access_token
     verifier.verify(token)
@@ -69,7 +69,7 @@ def test_cache_checks_kind_and_audience(issuer: Issuer, person: Person) -> None:
         verifier.verify(token, audience="hall-370500")
 
 
-def test_cache_is_bounded(issuer: Issuer, person: Person) -> None:
+def test_cache_is_bounded(issuer: Issuer, person: PersonSubject) -> None:
     verifier = issuer.verifier(AUD, cache_size=3)
     sid = issuer.sign_in(person, client=AUD, acr=3).session.sid
     tokens = [issuer.tokens_for(sid, AUD, refresh=False).access_token for _ in range(10)]
@@ -79,7 +79,7 @@ def test_cache_is_bounded(issuer: Issuer, person: Person) -> None:
     assert set(verifier._cache) == set(tokens[-3:])
 
 
-def test_async_verify(issuer: Issuer, person: Person) -> None:
+def test_async_verify(issuer: Issuer, person: PersonSubject) -> None:
     verifier = issuer.verifier(AUD)
     token = issuer.sign_in(person, client=AUD, acr=3).tokens.access_token
 
@@ -128,7 +128,7 @@ def test_verifier_configuration_errors(issuer: Issuer) -> None:
         Verifier([issuer.trusted()]).verify("a.b.c")
 
 
-def test_claim_mapping_per_issuer(issuer: Issuer, person: Person) -> None:
+def test_claim_mapping_per_issuer(issuer: Issuer, person: PersonSubject) -> None:
     def to_city(claims: Mapping[str, Any]) -> Mapping[str, Any]:
         return {**claims, "acr": {"3": "L3", "4": "L4"}.get(str(claims.get("acr")), "none")}
 

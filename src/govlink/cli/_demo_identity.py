@@ -36,10 +36,10 @@ from .._http import httpx
 from .._settings import load_settings
 from ..identity import (
     TOKEN_TYPE_JWT,
-    Client,
     ClientSecrets,
     ExchangePolicy,
     ExchangeRule,
+    HallClient,
     HallRegistry,
     InvalidToken,
     TokenExchange,
@@ -65,13 +65,13 @@ PERSON = "wang-l4"
 _HIDDEN = re.compile(r"<input type='hidden' name='(\w+)' value='([^']*)'>")
 
 
-
 def _b64url(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
 
 
 def _unb64url(segment: str) -> bytes:
     return base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4))
+
 
 def _claims(token: str) -> dict[str, Any]:
     claims: dict[str, Any] = json.loads(_unb64url(token.split(".")[1]))
@@ -91,10 +91,10 @@ def _refusal(verifier: Verifier, token: str) -> str | None:
     return None
 
 
-def _hall_client(code: str, url: str) -> Client:
+def _hall_client(code: str, url: str) -> HallClient:
     from ..domain import default_regions
 
-    return Client(
+    return HallClient(
         client_id=f"hall-{code}",
         hall_code=code,
         name=default_regions().get(code).name,

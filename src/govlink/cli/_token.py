@@ -14,9 +14,9 @@ from ..identity import (
     ExchangePolicy,
     ExchangeRule,
     InvalidToken,
-    LegalPerson,
-    Person,
-    Staff,
+    LegalPersonSubject,
+    PersonSubject,
+    StaffSubject,
     Subject,
     TokenExchange,
     open_city_identity,
@@ -29,19 +29,19 @@ __all__ = ["register"]
 
 def _subject(args: argparse.Namespace, halls: Iterable[str]) -> Subject:
     if args.subject_type == "person":
-        return Person(ResidentId(args.subject, field="--subject"))
+        return PersonSubject(ResidentId(args.subject, field="--subject"))
     if args.subject_type == "legal":
         if not args.agent:
             raise ConfigError("--subject-type legal needs --agent ID_NUMBER (the acting person)")
-        return LegalPerson(
+        return LegalPersonSubject(
             CreditCode(args.subject, field="--subject"),
-            Person(ResidentId(args.agent, field="--agent")),
+            PersonSubject(ResidentId(args.agent, field="--agent")),
         )
     hall = args.hall or "370500"
     known = sorted(set(halls))
     if hall not in known:
         raise ConfigError(f"--hall {hall!r}: not a hall of this city (one of {', '.join(known)})")
-    return Staff(
+    return StaffSubject(
         args.subject,
         department=args.department or "-",
         hall=hall,

@@ -94,14 +94,13 @@ from ._exchange import (
     ProvincialMapping,
     TokenExchange,
 )
-from ._hall import (
+from ._hall_middleware import (
     BACKCHANNEL_LOGOUT_EVENT,
     HallAuthMiddleware,
     authenticate,
     bearer_token,
     receive_backchannel_logout,
 )
-from ._halls import Client, HallRegistry
 from ._issuer import Issuer, LogoutNotice, Session, SignIn, TokenPolicy, TokenSet
 from ._jose import VerificationKey
 from ._jwks import JWKSCachePolicy, RemoteJWKS
@@ -123,6 +122,7 @@ from ._logout_receiver import (
 )
 from ._openapi import identity_openapi, render_identity_openapi
 from ._provider import ClientSecrets, create_provider_app
+from ._registry import HallClient, HallRegistry
 from ._revocation import RevocationRegistry
 from ._schema import IDENTITY_SCHEMA
 from ._signin import (
@@ -133,7 +133,7 @@ from ._signin import (
     SignInFailed,
     SignInThrottle,
 )
-from ._subjects import ACR_LEVELS, LegalPerson, Person, Staff, Subject
+from ._subjects import ACR_LEVELS, LegalPersonSubject, PersonSubject, StaffSubject, Subject
 from ._verifier import (
     ACCESS_TOKEN_TYPES,
     ID_TOKEN_TYPES,
@@ -166,7 +166,6 @@ __all__ = [
     "Authenticator",
     "BackchannelLogoutReceiver",
     "CityIdentity",
-    "Client",
     "ClientSecrets",
     "CritNotUnderstood",
     "DevPasswordAuthenticator",
@@ -177,6 +176,7 @@ __all__ = [
     "ExchangePolicy",
     "ExchangeRule",
     "HallAuthMiddleware",
+    "HallClient",
     "HallRegistry",
     "IdentityError",
     "InvalidAudience",
@@ -194,7 +194,7 @@ __all__ = [
     "KeyRingError",
     "KeySource",
     "KeyState",
-    "LegalPerson",
+    "LegalPersonSubject",
     "LocalKeySource",
     "LogoutDeliveryStatus",
     "LogoutEvent",
@@ -206,7 +206,7 @@ __all__ = [
     "NoSigningKey",
     "OAuthError",
     "PassphraseProtector",
-    "Person",
+    "PersonSubject",
     "PrivateKeyProtector",
     "ProviderConfig",
     "ProvincialMapping",
@@ -223,7 +223,7 @@ __all__ = [
     "SignInFailed",
     "SignInThrottle",
     "SigningKey",
-    "Staff",
+    "StaffSubject",
     "StoreReplayGuard",
     "Subject",
     "TokenExchange",

@@ -12,9 +12,9 @@ from .._clock import Clock, system_clock
 from .._errors import ConfigError
 from .._settings import Settings
 from ..store import Store
-from ._halls import HallRegistry
 from ._issuer import Issuer, TokenPolicy
 from ._keys import KeyRing, PassphraseProtector, RolloverPolicy
+from ._registry import HallRegistry
 
 __all__ = ["DEV_PASSPHRASE_FILE", "CityIdentity", "key_protector", "open_city_identity"]
 

@@ -41,8 +41,8 @@ from .._errors import ConfigError
 from ..domain import RegionRegistry, default_regions
 from ._errors import KeyRingError
 from ._exchange import ExchangePolicy, ExchangeRule
-from ._halls import ALL_GRANTS, AUTH_METHODS, DEFAULT_SCOPES, Client, HallRegistry
 from ._jose import VerificationKey
+from ._registry import ALL_GRANTS, AUTH_METHODS, DEFAULT_SCOPES, HallClient, HallRegistry
 
 __all__ = [
     "ProviderConfig",
@@ -292,7 +292,7 @@ def load_provider_config(
             registry.get(entry.hall_code).name if entry.hall_code in registry else entry.client_id
         )
         clients.append(
-            Client(
+            HallClient(
                 client_id=entry.client_id,
                 hall_code=entry.hall_code,
                 name=name,
@@ -352,7 +352,7 @@ def dev_halls(city_code: str, *, regions: RegionRegistry | None = None) -> HallR
     for hall in HallRegistry.for_city(city_code, regions=registry):
         uris = ("http://127.0.0.1/callback", "http://localhost/callback")
         clients.append(
-            Client(
+            HallClient(
                 client_id=hall.client_id,
                 hall_code=hall.hall_code,
                 name=hall.name,

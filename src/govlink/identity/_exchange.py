@@ -23,9 +23,9 @@ from typing import Any, Final
 
 from .._clock import Clock
 from ._errors import ExchangeError, IdentityError, InvalidToken, SessionEnded, UnknownHall
-from ._halls import Client
 from ._issuer import Issuer, TokenSet
 from ._jose import b64url_decode, loads_strict
+from ._registry import HallClient
 from ._subjects import ACR_LEVELS
 from ._verifier import KeySource, StoreReplayGuard, TrustedIssuer, VerifiedToken, Verifier
 
@@ -64,7 +64,7 @@ class ExchangePolicy:
 
     rules: tuple[ExchangeRule, ...]
 
-    def find(self, subject_issuer: str, client: Client, target: Client) -> ExchangeRule:
+    def find(self, subject_issuer: str, client: HallClient, target: HallClient) -> ExchangeRule:
         """The first rule allowing this exchange.
 
         Raises:
@@ -260,8 +260,8 @@ class TokenExchange:
         self,
         verified: VerifiedToken,
         rule: ExchangeRule,
-        requester: Client,
-        target: Client,
+        requester: HallClient,
+        target: HallClient,
         granted: str,
     ) -> TokenSet:
         acr = verified.acr
@@ -288,7 +288,7 @@ class TokenExchange:
         province: ProvincialMapping,
         verified: VerifiedToken,
         rule: ExchangeRule,
-        target: Client,
+        target: HallClient,
         granted: str,
     ) -> TokenSet:
         acr = province.map_acr(verified.claims)

@@ -26,8 +26,8 @@ from ._errors import (
     RefreshTokenError,
     SessionEnded,
 )
-from ._halls import Client, HallRegistry
 from ._keys import KeyRing
+from ._registry import HallClient, HallRegistry
 from ._revocation import RevocationRegistry
 from ._schema import ensure_schema
 from ._subjects import ACR_LEVELS, Subject, subject_identifier
@@ -123,7 +123,7 @@ class SignIn:
 class LogoutNotice:
     """A hall to tell about a single logout, with the back-channel logout token to POST."""
 
-    client: Client
+    client: HallClient
     logout_token: str
 
 
@@ -206,7 +206,7 @@ class Issuer:
         """The city's stable ``sub`` for a user of another trusted issuer."""
         return subject_identifier(self._secret, "federated", f"{issuer}|{sub}")
 
-    def _sub_for(self, sub: str, client: Client) -> str:
+    def _sub_for(self, sub: str, client: HallClient) -> str:
         if not self.policy.pairwise:
             return sub
         return subject_identifier(self._secret, "pairwise", f"{client.hall_code}:{sub}")
@@ -253,7 +253,7 @@ class Issuer:
         self,
         sub: str,
         subject_claims: Mapping[str, Any],
-        hall: Client,
+        hall: HallClient,
         acr: str | int,
         amr: Sequence[str],
         scope: str | None,
@@ -349,7 +349,7 @@ class Issuer:
             session = self._live_session(conn, session_id)
             return self._issue(conn, session, hall, scope, nonce, refresh, act)
 
-    def _grant_scope(self, hall: Client, scope: str | None) -> str:
+    def _grant_scope(self, hall: HallClient, scope: str | None) -> str:
         granted = hall.scopes if scope is None else frozenset(scope.split()) & hall.scopes
         return " ".join(sorted(granted))
 
@@ -357,7 +357,7 @@ class Issuer:
         self,
         conn: Connection,
         session: Session,
-        hall: Client,
+        hall: HallClient,
         scope: str | None,
         nonce: str | None,
         refresh: bool,
@@ -472,7 +472,7 @@ class Issuer:
         self,
         conn: Connection,
         session: Session,
-        hall: Client,
+        hall: HallClient,
         scope: str,
         family_id: str | None,
     ) -> str:

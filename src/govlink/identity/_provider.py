@@ -51,11 +51,11 @@ from ._exchange import (
     ProvincialMapping,
     TokenExchange,
 )
-from ._halls import Client
 from ._issuer import LogoutNotice, TokenSet
 from ._jose import VerificationKey, b64url_decode, b64url_encode, loads_strict
 from ._logout import LogoutOutbox
 from ._openapi import MAX_FORM_BYTES, identity_openapi
+from ._registry import HallClient
 from ._signin import (
     Authentication,
     Authenticator,
@@ -333,7 +333,7 @@ class _Provider:
 
     # -- client authentication ------------------------------------------------------------------
 
-    def _authenticate(self, request: Request, form: Mapping[str, str]) -> Client:
+    def _authenticate(self, request: Request, form: Mapping[str, str]) -> HallClient:
         header = request.headers.get("authorization", "")
         basic: tuple[str, str] | None = None
         if header[:6].lower() == "basic ":
@@ -366,7 +366,7 @@ class _Provider:
 
     def _assertion_client(
         self, request: Request, form: Mapping[str, str], assertion: str
-    ) -> Client:
+    ) -> HallClient:
         """RFC 7523 §2.2 ``private_key_jwt``: a JWT signed with a key from the client's
         configured JWKS, ``iss`` = ``sub`` = the client id, ``aud`` this issuer or its token
         endpoint, ``exp`` and ``iat``, and a ``jti`` used once (remembered in the store)."""
@@ -396,7 +396,7 @@ class _Provider:
             raise _ClientAuthFailed("invalid_client", "client authentication failed") from None
         return client
 
-    def _assertion_verifier(self, client: Client) -> Verifier:
+    def _assertion_verifier(self, client: HallClient) -> Verifier:
         verifier = self._assertion_verifiers.get(client.client_id)
         if verifier is None:
             keys = _ClientKeys(client.jwks or {})
@@ -495,7 +495,7 @@ class _Provider:
             body["issued_token_type"] = tokens.issued_token_type
         return JSONResponse(body, headers=_NO_STORE)
 
-    def _token_grant(self, client: Client, form: Mapping[str, str]) -> TokenSet:
+    def _token_grant(self, client: HallClient, form: Mapping[str, str]) -> TokenSet:
         grant = form.get("grant_type")
         if not grant:
             raise OAuthError("invalid_request", "grant_type is required")
@@ -530,7 +530,7 @@ class _Provider:
             requested_token_type=form.get("requested_token_type"),
         )
 
-    def _code_grant(self, client: Client, form: Mapping[str, str]) -> TokenSet:
+    def _code_grant(self, client: HallClient, form: Mapping[str, str]) -> TokenSet:
         code_value = form.get("code")
         if not code_value:
             raise OAuthError("invalid_request", "code is required")
@@ -646,7 +646,7 @@ class _Provider:
             )
         return response
 
-    def _validate_client(self, params: Mapping[str, str]) -> tuple[Client, str]:
+    def _validate_client(self, params: Mapping[str, str]) -> tuple[HallClient, str]:
         client_id = params.get("client_id", "")
         client = next((c for c in self.issuer.halls if c.client_id == client_id), None)
         if client is None:
@@ -671,7 +671,7 @@ class _Provider:
         return min(levels)
 
     def _authorize(
-        self, client: Client, redirect_uri: str, params: Mapping[str, str], cookie: str | None
+        self, client: HallClient, redirect_uri: str, params: Mapping[str, str], cookie: str | None
     ) -> tuple[str, str | None] | _SignInPage | _ProvinceSignIn:
         if params.get("response_type") != "code":
             raise _RedirectError("unsupported_response_type", "only response_type=code")
@@ -765,7 +765,7 @@ class _Provider:
                 f"this sign-in reaches trust level {authentication.acr}, below acr_values",
             )
 
-    def _open_session(self, authentication: Authentication, client: Client) -> str:
+    def _open_session(self, authentication: Authentication, client: HallClient) -> str:
         # The session is opened at this hall; the hall's tokens come from the code grant.
         if authentication.person is not None:
             sign_in = self.issuer.sign_in(
@@ -790,7 +790,7 @@ class _Provider:
         return sign_in.session.sid
 
     def _issue_code(
-        self, client: Client, redirect_uri: str, params: Mapping[str, str], sid: str
+        self, client: HallClient, redirect_uri: str, params: Mapping[str, str], sid: str
     ) -> str:
         code_value = secrets.token_urlsafe(32)
         now = self.clock.time()
@@ -1010,7 +1010,7 @@ class _Provider:
 
     # -- /revoke, /introspect -------------------------------------------------------------------
 
-    async def _token_request(self, request: Request) -> tuple[Client, str]:
+    async def _token_request(self, request: Request) -> tuple[HallClient, str]:
         """The authenticated client and the ``token`` of a revocation or introspection."""
         form = await self._form(request)
         client = self._authenticate(request, form)
@@ -1027,7 +1027,7 @@ class _Provider:
             return self._oauth_error(exc)
         return Response(status_code=200, headers=_NO_STORE)
 
-    def _revoke(self, client: Client, token: str) -> None:
+    def _revoke(self, client: HallClient, token: str) -> None:
         info = self.issuer.introspect(token)
         if not info.get("active"):
             return  # RFC 7009 §2.2: invalid tokens are not an error
@@ -1176,7 +1176,7 @@ async def _deliver_forever(outbox: LogoutOutbox) -> None:
         await asyncio.sleep(1.0)
 
 
-def _addressed_to(info: Mapping[str, Any], client: Client) -> bool:
+def _addressed_to(info: Mapping[str, Any], client: HallClient) -> bool:
     aud = info.get("aud")
     audiences = [aud] if isinstance(aud, str) else aud if isinstance(aud, list) else []
     if info.get("token_type") == "refresh_token":
@@ -1216,7 +1216,7 @@ class _ClientKeys:
         return self.keys.get(kid)
 
 
-def _logout_uris(client: Client) -> tuple[str, ...]:
+def _logout_uris(client: HallClient) -> tuple[str, ...]:
     if client.post_logout_redirect_uris:
         return client.post_logout_redirect_uris
     extra = client.extra.get("post_logout_redirect_uris")

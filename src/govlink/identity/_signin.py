@@ -36,7 +36,7 @@ from ..store import Store
 from ._errors import ExchangeError, IdentityError, InvalidToken
 from ._exchange import ProvincialMapping, TokenExchange
 from ._jose import b64url_decode, loads_strict
-from ._subjects import ACR_LEVELS, Person
+from ._subjects import ACR_LEVELS, PersonSubject
 
 __all__ = [
     "Authentication",
@@ -63,7 +63,7 @@ class SignInFailed(Exception):
 @dataclass(frozen=True)
 class Authentication:
     """A completed authentication: who (``subject`` in ``issuer``'s namespace, or a
-    :class:`Person`), the subject claims for tokens (masked), ``acr`` 2–5 and ``amr``.
+    :class:`PersonSubject`), the subject claims for tokens (masked), ``acr`` 2–5 and ``amr``.
     ``account`` names the account for throttling (never logged in clear)."""
 
     acr: str
@@ -71,7 +71,7 @@ class Authentication:
     claims: Mapping[str, Any] = field(repr=False)
     subject: str = field(default="", repr=False)
     issuer: str = ""
-    person: Person | None = field(default=None, repr=False)
+    person: PersonSubject | None = field(default=None, repr=False)
 
 
 @runtime_checkable
@@ -163,7 +163,7 @@ def _digest(text: str) -> bytes:
 @dataclass(frozen=True)
 class _User:
     password_digest: bytes = field(repr=False)
-    person: Person = field(repr=False)
+    person: PersonSubject = field(repr=False)
     acr: str = "3"
 
 
@@ -187,7 +187,7 @@ class DevPasswordAuthenticator:
         """
         self._users: dict[str, _User] = {}
         for user in users:
-            person = Person(ResidentId(user.id_number), name=user.name)
+            person = PersonSubject(ResidentId(user.id_number), name=user.name)
             self._users[user.username] = _User(_digest(user.password), person, str(user.acr))
         self._dummy = _digest("govlink: no such user")
 

@@ -16,7 +16,14 @@ from typing import Any, Final, Literal
 
 from ..domain import CreditCode, ResidentId, mask_personal
 
-__all__ = ["ACR_LEVELS", "LegalPerson", "Person", "Staff", "Subject", "subject_identifier"]
+__all__ = [
+    "ACR_LEVELS",
+    "LegalPersonSubject",
+    "PersonSubject",
+    "StaffSubject",
+    "Subject",
+    "subject_identifier",
+]
 
 #: Trust levels of the provincial platform (DOMAIN.md §7), as ``acr`` values.
 ACR_LEVELS: Final = {
@@ -36,7 +43,7 @@ def subject_identifier(secret: bytes, kind: str, value: str) -> str:
 
 
 @dataclass(frozen=True, slots=True)
-class Person:
+class PersonSubject:
     """A natural person (自然人) identified by a resident ID number."""
 
     id_number: ResidentId
@@ -55,15 +62,15 @@ class Person:
         return data
 
     def __repr__(self) -> str:
-        return f"Person({self.id_number.masked})"
+        return f"PersonSubject({self.id_number.masked})"
 
 
 @dataclass(frozen=True, slots=True)
-class LegalPerson:
+class LegalPersonSubject:
     """A legal person (法人) acting through an agent who is a natural person."""
 
     credit_code: CreditCode
-    agent: Person
+    agent: PersonSubject
     name: str = ""
     kind: SubjectType = "legal"
 
@@ -84,7 +91,7 @@ class LegalPerson:
 
 
 @dataclass(frozen=True, slots=True)
-class Staff:
+class StaffSubject:
     """A member of staff (工作人员) of a department at a hall, with roles."""
 
     staff_id: str
@@ -107,4 +114,4 @@ class Staff:
         }
 
 
-Subject = Person | LegalPerson | Staff
+Subject = PersonSubject | LegalPersonSubject | StaffSubject

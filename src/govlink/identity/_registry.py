@@ -18,7 +18,7 @@ from .._errors import ValidationError
 from ..domain import RegionRegistry, default_regions
 from ._errors import UnknownHall
 
-__all__ = ["ALL_GRANTS", "AUTH_METHODS", "DEFAULT_SCOPES", "Client", "HallRegistry"]
+__all__ = ["ALL_GRANTS", "AUTH_METHODS", "DEFAULT_SCOPES", "HallClient", "HallRegistry"]
 
 #: Scopes a demo hall client may receive.
 DEFAULT_SCOPES: Final = frozenset({"openid", "profile", "cases:read", "cases:write", "items:read"})
@@ -36,7 +36,7 @@ AUTH_METHODS: Final = ("client_secret_basic", "client_secret_post", "private_key
 
 
 @dataclass(frozen=True, slots=True)
-class Client:
+class HallClient:
     """One hall's client at the identity provider.
 
     ``audience`` is the value the hall's APIs accept in ``aud`` (by default the client id).
@@ -78,10 +78,12 @@ class Client:
 class HallRegistry:
     """The halls' clients, found by client id, audience or the hall's region code."""
 
-    def __init__(self, clients: Iterable[Client], *, regions: RegionRegistry | None = None) -> None:
-        self._by_id: dict[str, Client] = {}
-        self._by_code: dict[str, Client] = {}
-        self._by_audience: dict[str, Client] = {}
+    def __init__(
+        self, clients: Iterable[HallClient], *, regions: RegionRegistry | None = None
+    ) -> None:
+        self._by_id: dict[str, HallClient] = {}
+        self._by_code: dict[str, HallClient] = {}
+        self._by_audience: dict[str, HallClient] = {}
         self._regions = regions or default_regions()
         for client in clients:
             if client.client_id in self._by_id:
@@ -112,7 +114,7 @@ class HallRegistry:
         for region in registry.halls(city_code):
             url = base_url.format(code=region.code)
             clients.append(
-                Client(
+                HallClient(
                     client_id=f"hall-{region.code}",
                     hall_code=region.code,
                     name=region.name,
@@ -141,7 +143,7 @@ class HallRegistry:
             where = f"clients[{i}]"
             try:
                 clients.append(
-                    Client(
+                    HallClient(
                         client_id=str(entry["client_id"]),
                         hall_code=str(entry["hall_code"]),
                         name=str(entry.get("name", entry["client_id"])),
@@ -158,13 +160,13 @@ class HallRegistry:
                 ) from None
         return cls(clients)
 
-    def __iter__(self) -> Iterator[Client]:
+    def __iter__(self) -> Iterator[HallClient]:
         return iter(self._by_id.values())
 
     def __len__(self) -> int:
         return len(self._by_id)
 
-    def resolve(self, value: str) -> Client:
+    def resolve(self, value: str) -> HallClient:
         """The client for a client id, an audience, or a hall's 6/12-digit region code
         (aliases followed: 370521 → 370505).
 
