@@ -131,7 +131,7 @@ class IdentifierError(ValidationError):
 
 
 class ConsistencyError(ValidationError):
-    """A catalog item whose fields contradict each other (DOMAIN.md §4 audit rules)."""
+    """A catalog item whose fields contradict each other (domain reference §4 audit rules)."""
 
     code = "inconsistent_item"
 

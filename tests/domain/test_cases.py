@@ -67,7 +67,7 @@ def event(**over: Any) -> dict[str, Any]:
 
 
 # --- the independent expectation of the transition table ---------------------------------
-# Written from the rules in DOMAIN.md §5 and the module docstring, not from TRANSITIONS.
+# Written from the rules in domain reference §5 and the module docstring, not from TRANSITIONS.
 
 TERMINALS = {
     S.WITHDRAWN_BEFORE_ACCEPTANCE,

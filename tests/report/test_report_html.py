@@ -52,7 +52,7 @@ def test_figures_add_up(sample_report: report.SupervisionReport) -> None:
         assert flagged == sorted(flagged, reverse=True)  # most flagged first
     # The histogram counts exactly the concluded cases the efficiency figures count.
     assert sum(n for _, n in r.conclusion_histogram()) == r.efficiency.concluded > 0
-    # The sample city promises about half the legal limits (DOMAIN.md: ~50%).
+    # The sample city promises about half the legal limits (docs/domain-reference.md: ~50%).
     by_type = r.limits_by_item_type()
     assert by_type
     assert all(t.mean_promised_days < t.mean_legal_days for t in by_type)

@@ -502,7 +502,7 @@ def test_gateway_event_mapping_round_trips(
     body = json.loads(adapter.encode(CASE_EVENT, deliveries).content)
     for event, element in zip(events, body["bjztlb"], strict=True):
         assert element["bjbh"] == event.case_number
-        assert element["blzt"] == DEFAULT_STATUS_CODES[event.status]  # DOMAIN.md §5 code
+        assert element["blzt"] == DEFAULT_STATUS_CODES[event.status]  # domain reference §5 code
         assert element["wybs"] == event.idempotency_key
         assert "case_number" not in element
         if sm4:

@@ -2,7 +2,8 @@
 
 Each subpackage is one provincial platform's wire protocol (``reference``: JSON REST with OAuth2
 client credentials; ``gateway``: the signed ``{code, msg, data}`` gateway convention of
-DOMAIN.md §8). The core never imports a specific adapter: adapters are found by name through the
+domain reference §8). The core never imports a specific adapter: adapters are found by name
+through the
 ``govlink.adapters`` entry-point group, so a third party can ship one without touching govlink.
 
 In each subpackage, ``wire`` holds the protocol itself (paths, limits, request and response

@@ -16,6 +16,9 @@ Where the data comes from, per year, first match wins:
 
 Each year is computed once into a sorted tuple of working-day ordinals, so ``add_working_days``
 and ``working_days_between`` are a bisect or two per year touched.
+
+One cohesive concept, hence one module despite its length: the working-day calendar and its
+holiday-file format.
 """
 
 from __future__ import annotations

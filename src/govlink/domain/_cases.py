@@ -2,7 +2,7 @@
 
 Vocabulary. :class:`CaseStatus` is govlink's canonical status list, covering the 15 codes of the
 housing ministry's construction-approval data standard v3.0 that Shandong deployments use
-(DOMAIN.md §5). The numeric codes are data, not identity: :data:`DEFAULT_STATUS_CODES` is the
+(domain reference §5). The numeric codes are data, not identity: :data:`DEFAULT_STATUS_CODES` is the
 default table and a province adapter that numbers differently builds its own
 :class:`StatusCodeTable`.
 
@@ -19,7 +19,7 @@ State machine. :class:`CaseLifecycle` accepts a case's events one by one and ref
   only the pause's end, withdrawal (撤回) or revocation (撤销) may follow (``while_paused``);
 * nothing after a terminal status (``after_terminal``).
 
-Decisions recorded here (DOMAIN.md leaves them open):
+Decisions recorded here (docs/domain-reference.md leaves them open):
 
 * 补正 is modelled only after acceptance, where it stops the clock. Requests for missing
   material before acceptance (一次性告知) are not a §5 status: the case stays ``received`` until
@@ -35,6 +35,9 @@ no event yet) and :func:`transition_rule` (the rule that refuses a pair).
 Idempotency. Every event has a deterministic :attr:`CaseStatusEvent.idempotency_key`,
 ``"{hall}:case:{case_number}:{sequence}"`` (:func:`case_event_key`): the same event enqueued or
 delivered twice has the same key, so the sync engine and the receiver can deduplicate.
+
+One cohesive concept, hence one module despite its length: the case (办件), its statuses and its
+state machine.
 """
 
 from __future__ import annotations
@@ -97,7 +100,7 @@ __all__ = [
 
 
 class CaseStatus(StrEnum):
-    """The canonical case statuses (DOMAIN.md §5; default numeric codes in comments)."""
+    """The canonical case statuses (domain reference §5; default numeric codes in comments)."""
 
     RECEIVED = "received"  # 1 已接件
     WITHDRAWN_BEFORE_ACCEPTANCE = "withdrawn_before_acceptance"  # 2 已撤件

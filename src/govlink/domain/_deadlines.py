@@ -1,6 +1,6 @@
 """Legal and promised deadlines (法定时限 / 承诺时限) of a case, from its status events.
 
-Counting rules (DOMAIN.md §6; Administrative Licensing Law §42, §45, §82):
+Counting rules (domain reference §6; Administrative Licensing Law §42, §45, §82):
 
 * The clock starts at acceptance (受理); **the acceptance day is not counted**.
 * A limit of N **working days** ends on the N-th working day after the acceptance day

@@ -34,8 +34,12 @@ rule                              severity why
 ================================= ======== ================================================
 
 Code tables (item types, case kinds, exercise levels, online depth) carry the default codes of
-DOMAIN.md §4 in ``.code``; provinces renumber them, so adapters map codes, and the domain values
+domain reference §4 in ``.code``; provinces renumber them, so adapters map codes, and the domain
+values
 are English names.
+
+One cohesive concept, hence one module despite its length: the catalog item (事项) with its fields
+and audit rules.
 """
 
 from __future__ import annotations

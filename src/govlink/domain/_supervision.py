@@ -4,7 +4,7 @@ Levels of one case at a time T, against its promised deadline (承诺时限; the
 item has no promised limit, or with ``basis="legal"``):
 
 ==============  ==========================================================================
-level           when (default thresholds; every one configurable, DOMAIN.md §6 marks them [U])
+level           when (default thresholds; every one configurable: [U] in domain reference §6)
 ==============  ==========================================================================
 ``on_time``     more than 1 working day and more than 20% of the limit left (or concluded in
                 time)
@@ -68,7 +68,7 @@ class SupervisionLevel(StrEnum):
 
 
 class SupervisionThresholds(BaseModel):
-    """Configurable thresholds (defaults from DOMAIN.md §6, all marked [U] there).
+    """Configurable thresholds (defaults from domain reference §6, all marked [U] there).
 
     Raises (on construction):
         pydantic.ValidationError: rule ``red_before_yellow`` when red does not come after

@@ -6,6 +6,9 @@ RFC 9068 JWTs (``typ: at+jwt``), ID tokens OIDC JWTs (``typ: JWT``), refresh tok
 strings stored only as SHA-256 hashes, rotated on every use; a spent refresh token presented
 again after the grace period revokes its whole family. Single logout ends the session for every
 hall (and returns the back-channel logout tokens to deliver).
+
+One cohesive concept, hence one module despite its length: the token issuer (sessions, tokens,
+refresh families, revocation).
 """
 
 from __future__ import annotations

@@ -12,6 +12,9 @@ All its state is in the store (authorization codes, the opaque SSO cookie → se
 one-time ``jti``s, sessions, tokens, revocations): any request may reach any provider process on
 the same store, and a restart signs nobody out. Codes and cookies are kept only as SHA-256
 hashes, so reading the store does not yield a usable code or cookie.
+
+One cohesive concept, hence one module despite its length: the OIDC provider's HTTP face (every
+endpoint of one protocol).
 """
 
 from __future__ import annotations

@@ -25,7 +25,7 @@ __all__ = [
     "subject_identifier",
 ]
 
-#: Trust levels of the provincial platform (DOMAIN.md §7), as ``acr`` values.
+#: Trust levels of the provincial platform (domain reference §7), as ``acr`` values.
 ACR_LEVELS: Final = {
     "2": "self-declared",
     "3": "name and ID number checked against the population / legal-person database",

@@ -25,6 +25,9 @@ what a hall system would send and parse with :func:`govlink.domain.parse_case_ev
 The bundled sample (``govlink/samples/data/cases.ndjson``, :func:`load_sample_cases`) is
 :func:`write_sample_cases` with the defaults below (command in ``docs/samples.md``); a test
 regenerates it and compares bytes.
+
+One cohesive concept, hence one module despite its length: the seeded generator of a city's year
+of cases.
 """
 
 from __future__ import annotations

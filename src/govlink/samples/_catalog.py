@@ -30,6 +30,9 @@ Regenerate the bundled file after changing the generator::
 
     python -c "from govlink.samples import generate_catalog; \\
         generate_catalog().write('src/govlink/samples/data/catalog.json')"
+
+One cohesive concept, hence one module despite its length: the seeded generator of a city's
+catalog.
 """
 
 from __future__ import annotations
@@ -633,7 +636,7 @@ def _limits(rng: random.Random, legal_days: int, spot: bool) -> tuple[Any, Any, 
         return legal, {"unit": "on_the_spot"}, "immediate"
     if legal is None:
         return None, {"amount": rng.choice((1, 3, 5, 7)), "unit": "working_days"}, "promised"
-    # Promised limits are on average about half the legal ones (DOMAIN.md §1); reductions are
+    # Promised limits are on average about half the legal ones (domain reference §1); reductions are
     # drawn between 20% and 80%.
     promised = max(1, round(legal_days * (1 - rng.uniform(0.2, 0.8))))
     return legal, {"amount": min(promised, legal_days), "unit": "working_days"}, "promised"

@@ -1,6 +1,6 @@
 """The ``ProvinceAdapter`` protocol and the pure types it speaks.
 
-The sync core is province-neutral (DESIGN.md principle 10): it never imports a specific
+The sync core is province-neutral (docs/architecture.md, principle 10): it never imports a specific
 adapter. An adapter knows one provincial platform's wire format: its endpoints, how to
 authenticate and sign a request, how to map canonical payloads to wire payloads and how to read
 the per-item acknowledgements back. Everything else — leases, ordering, retries, the retry

@@ -36,6 +36,9 @@ The only thing read from the outbox is each lane's ``head_seq`` (the next sequen
 everything below it is acknowledged) and ``parked`` flag. An entry an operator skipped
 (``govlink outbox skip``) also moves the head: it counts as passed here, and the next
 reconciliation re-sends whatever the platform then lacks.
+
+One cohesive concept, hence one module despite its length: incremental catalog sync (diff by
+content hash, push, reconcile against the digest).
 """
 
 from __future__ import annotations

@@ -20,6 +20,9 @@ A refusal retrying cannot fix (:class:`~govlink.sync.PlatformRefused`: credentia
 the one refresh, a refused signature, an endpoint the platform does not have) stops the run the
 same way and :meth:`Dispatcher.run` raises it: the refused batch's claims are released (the
 entries stay pending, in order, nothing parked), so the next run resends them once fixed.
+
+One cohesive concept, hence one module despite its length: the dispatcher loop (claim, send,
+settle, wake, retain).
 """
 
 from __future__ import annotations

@@ -28,6 +28,9 @@ Enqueue inside the hall's own transaction (same database)::
     with store.transaction() as conn:
         conn.execute("UPDATE hall_case SET status = ? WHERE case_number = ?", (...))
         outbox.enqueue_events([event], conn=conn)   # committed or rolled back together
+
+One cohesive concept, hence one module despite its length: the outbox (lanes, enqueue, claim,
+settle, park, retention) on both SQL dialects.
 """
 
 from __future__ import annotations

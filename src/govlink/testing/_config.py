@@ -39,7 +39,7 @@ class ProvinceConfig:
     burst: int = 400
     #: Keep raw request bodies in the journal (off by default: big runs stay small).
     capture_bodies: bool = False
-    #: Apply the catalog consistency rules (DOMAIN.md §4) to pushed items.
+    #: Apply the catalog consistency rules (domain reference §4) to pushed items.
     check_items: bool = True
     #: The faces served, by name (keys of :data:`BUILTIN_FACES`): ``"reference"``
     #: (``/oauth/token``, ``/v1/...``) and ``"gateway"`` (``/gw/...``); a request to a path

@@ -1,4 +1,4 @@
-"""The provincial gateway API as a face of the mock province (DOMAIN.md §8).
+"""The provincial gateway API as a face of the mock province (domain reference §8).
 
 Signed requests (HMAC-SHA256 or HMAC-SM3 over method, path, timestamp, nonce, app id and the
 body's digest), pinyin field names, SM4-encrypted personal data, and every answer in the

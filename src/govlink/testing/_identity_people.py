@@ -61,7 +61,8 @@ class TestPerson:
 
     ``handle``: what the sign-in page and the Python API call the account. ``user_id``: the
     platform's own user id (the ticket's ``sub``). ``id_number``: the natural person's, or for
-    a legal person the agent's (经办人) resident ID number. ``trust_level``: 2–5 (DOMAIN.md §7),
+    a legal person the agent's (经办人) resident ID number. ``trust_level``: 2–5
+    (domain reference §7),
     carried as the ticket's ``acr``.
     """
 

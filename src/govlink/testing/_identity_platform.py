@@ -1,6 +1,7 @@
 """The provincial unified identity platform (省统一身份认证平台) as a face of the mock province.
 
-DOMAIN.md §7: the platform signs a person in and hands back a short-lived one-time **ticket**;
+domain reference §7: the platform signs a person in and hands back a short-lived one-time
+**ticket**;
 a service exchanges the ticket for a token and the token for user info (a CAS-like flow), with
 requests signed by app id + secret + time and answers ``{retcode, msg, data}`` (``"000000"`` =
 success). This face plays that platform for tests and demos:
@@ -39,6 +40,9 @@ Like the rest of the mock there is one implementation (:meth:`IdentityPlatform.h
 no I/O, never sleeps) behind every face: the Starlette app (:attr:`IdentityPlatform.app`, to be
 mounted at ``/identity`` of the served mock or served alone by :func:`served_identity`), a sync
 ``httpx.MockTransport`` (also what respx routes call) and an async ``httpx.ASGITransport``.
+
+One cohesive concept, hence one module despite its length: the mock provincial identity platform
+(its state, pages, API and faults).
 """
 
 from __future__ import annotations

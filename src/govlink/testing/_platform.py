@@ -82,7 +82,7 @@ class ElementOutcome(NamedTuple):
 
     ``key`` is the idempotency key (``None`` when the element was refused before one could be
     made); ``expected_sequence`` is set for ``out_of_order``, ``current_status`` (a status
-    code, DOMAIN.md §5) for ``illegal_transition``, ``retry_after`` for ``unavailable``.
+    code, domain reference §5) for ``illegal_transition``, ``retry_after`` for ``unavailable``.
     """
 
     status: ElementStatus
@@ -183,7 +183,7 @@ def _key_problem() -> list[FieldProblem]:
 class Platform:
     """The provincial platform's state and rules (see the module docstring).
 
-    ``check_items`` applies the catalog consistency rules (DOMAIN.md §4) to pushed items.
+    ``check_items`` applies the catalog consistency rules (domain reference §4) to pushed items.
     """
 
     def __init__(self, *, check_items: bool = True) -> None:

@@ -29,6 +29,7 @@ if TYPE_CHECKING:
 
 __all__ = ["mock_province", "mock_province_router", "served_province", "virtual_clock"]
 
+
 @pytest.fixture
 def virtual_clock() -> VirtualClock:
     """A virtual clock for one test; ``advance()`` it, or let code ``sleep`` on it."""

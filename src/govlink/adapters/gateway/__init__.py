@@ -1,4 +1,6 @@
-"""The ``gateway`` provincial convention (DOMAIN.md §8): signed requests, ``{code, msg, data}``.
+"""The ``gateway`` provincial convention (domain reference §8).
+
+Signed requests and a ``{code, msg, data}`` envelope.
 
 :mod:`govlink.adapters.gateway.wire` is the protocol (paths, signing, envelope, pinyin field
 tables, SM4 field encryption), shared by the client adapter and by the mock province.

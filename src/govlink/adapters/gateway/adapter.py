@@ -1,12 +1,13 @@
 """The ``gateway`` province adapter: signed requests and the ``{code, msg, data}`` envelope.
 
-Modelled on the provincial gateways of DOMAIN.md §8. The wire contract — signing, replay guard,
+Modelled on the provincial gateways of domain reference §8. The wire contract — signing,
+replay guard,
 envelope, pinyin field tables, numeric status codes, SM4 field encryption — is
 :mod:`govlink.adapters.gateway.wire`, shared with the mock province; this module only drives it:
 
 * every attempt is signed afresh (app id + millisecond timestamp from the injected clock + a
   new nonce + HMAC-SHA256 or HMAC-SM3 signature), so an inner retry is never a replay;
-* elements are the canonical JSON translated to pinyin names, statuses as DOMAIN.md §5 codes,
+* elements are the canonical JSON translated to pinyin names, statuses as domain reference §5 codes,
   personal-data fields SM4-encrypted when a key is configured;
 * a failure envelope is classified by the HTTP status the gateway pairs with its code (401 for
   signature refusals, 429 with Retry-After, 503, ...); a 200 carrying a failure code is
@@ -129,7 +130,8 @@ class GatewayAdapter:
     code meaning success, default ``"000000"``); ``sm4_key`` (32 hex characters; personal-data
     fields are then SM4-encrypted) and ``sm4_mode`` (``"GCM"`` or ``"CBC"``);
     ``encrypted_event_fields``; ``status_codes`` (the platform's numbering of case statuses,
-    ``{status value: code}`` overrides of DOMAIN.md §5); ``timeout``; ``requests_per_second``;
+    ``{status value: code}`` overrides of domain reference §5); ``timeout``;
+    ``requests_per_second``;
     ``page_size``; ``nonce_factory`` (a callable returning nonces; tests use it to replay one).
     Options not given come from :class:`GatewaySettings` (``GOVLINK_GATEWAY_*``).
 

@@ -1,4 +1,6 @@
-"""The provincial gateway convention (DOMAIN.md §8): the wire contract of the ``gateway`` adapter.
+"""The provincial gateway convention (domain reference §8).
+
+The wire contract of the ``gateway`` adapter.
 
 Shared by the client adapter and the mock province, so both sign, encode and decode with the
 same code. Everything here is pure: time and nonces are passed in, never read.
@@ -54,7 +56,7 @@ pinyin abbreviations of the field tables (:data:`EVENT_FIELDS`, :data:`ITEM_FIEL
 dotted canonical path; members of lists keep their element's table). Fields not in a table
 travel under their canonical name. Values are canonical except: the event time (办理时间
 ``blsj``) is ``yyyy-MM-dd HH:mm:ss`` in China time (UTC+8); the case status (办理状态 ``blzt``) is
-the numeric code of DOMAIN.md §5 (``GatewayConfig.status_codes`` renumbers); the item type
+the numeric code of domain reference §5 (``GatewayConfig.status_codes`` renumbers); the item type
 (事项类型 ``sxlx``) is its two-digit code (``"01"`` 行政许可 … ``"20"`` 公共服务). An event may
 carry ``wybs`` (唯一标识, its idempotency key); without it the platform uses the event's own key
 ``{hall}:case:{case_number}:{sequence}``.
@@ -78,6 +80,9 @@ or ``ssbm`` 实施编码, ``qwxh`` 期望序号 (expected sequence), ``dqzt`` �
 code), ``xdh`` 修订号 (revision), ``nrhx`` 内容哈希 (content hash), ``ddms`` 等待秒数 (retry
 after) and ``wtlb`` 问题列表 (problems: ``zd`` 字段 field, ``gz`` 规则 rule, ``sm`` 说明
 message; ``zd`` names the canonical field path).
+
+One cohesive concept, hence one module despite its length: the gateway's wire contract (signing,
+envelope, field tables, SM4).
 """
 
 from __future__ import annotations
@@ -250,7 +255,7 @@ class GatewayConfig:
     #: 32 hex characters (16 bytes) to SM4-encrypt personal-data fields; ``None``: plain text.
     sm4_key: str | None = field(default=None, repr=False)
     sm4_mode: Literal["GCM", "CBC"] = "GCM"
-    #: The platform's numbering of case statuses (default: DOMAIN.md §5).
+    #: The platform's numbering of case statuses (default: domain reference §5).
     status_codes: StatusCodeTable = field(default_factory=StatusCodeTable, compare=False)
     #: Canonical event paths encrypted when ``sm4_key`` is set.
     encrypted_event_fields: tuple[str, ...] = DEFAULT_ENCRYPTED_EVENT_FIELDS
@@ -559,7 +564,7 @@ class FieldCipher:
 EVENT_FIELDS: Final[dict[str, str]] = {
     "case_number": "bjbh",  # 办件编号
     "sequence": "xh",  # 序号
-    "status": "blzt",  # 办理状态 (numeric code, DOMAIN.md §5)
+    "status": "blzt",  # 办理状态 (numeric code, domain reference §5)
     "time": "blsj",  # 办理时间
     "hall": "xzqhdm",  # 行政区划代码 (the hall's region)
     "handler": "blr",  # 办理人

@@ -272,7 +272,7 @@ class EventResult(_Response):
     sequence: int | None = None
     #: ``out_of_order``: the sequence number the platform waits for in this case.
     expected_sequence: int | None = None
-    #: ``illegal_transition``: the case's current status code (DOMAIN.md §5), if any.
+    #: ``illegal_transition``: the case's current status code (domain reference §5), if any.
     current_status: int | None = None
     problems: list[Problem] = Field(default_factory=list)
     retry_after: int | None = None
@@ -324,7 +324,7 @@ class CaseState(_Response):
     """``GET /v1/cases/{case_number}``: what the platform holds for one case."""
 
     case_number: str
-    #: Numeric status code (DOMAIN.md §5) of the last applied event.
+    #: Numeric status code (domain reference §5) of the last applied event.
     status: int | None
     last_sequence: int
     events_applied: int
