@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import sys
-from collections.abc import Iterator
-from pathlib import Path
-
 import pytest
+
+# The helpers module sits beside this file; make it importable whatever pytest was asked to run.
+from identity_helpers import ISSUER
 
 from govlink import VirtualClock
 from govlink.domain import CreditCode, ResidentId
@@ -20,10 +19,6 @@ from govlink.identity import (
     RolloverPolicy,
 )
 from govlink.store import Store
-
-# The helpers module sits beside this file; make it importable whatever pytest was asked to run.
-sys.path.insert(0, str(Path(__file__).parent))
-from identity_helpers import ISSUER, two_idp_servers
 
 #: The standard's own example ID number (GB 11643-1999) and a valid credit code.
 ID_NUMBER = "11010519491231002X"
@@ -75,11 +70,3 @@ def legal_person(person: PersonSubject) -> LegalPersonSubject:
     org = body8 + organisation_code_check_character(body8)
     first17 = "91370502" + org
     return LegalPersonSubject(CreditCode(first17 + credit_code_check_character(first17)), person)
-
-
-@pytest.fixture
-def idp_servers(postgres_url: str, tmp_path: Path) -> Iterator[tuple[str, str, str]]:
-    """Two `govlink idp serve --dev` processes on one PostgreSQL schema, behind one issuer
-    URL (as behind a load balancer): (issuer, URL of process A, URL of process B)."""
-    with two_idp_servers(postgres_url, tmp_path) as servers:
-        yield servers

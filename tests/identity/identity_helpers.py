@@ -2,15 +2,7 @@
 
 from __future__ import annotations
 
-import contextlib
 import json
-import os
-import socket
-import subprocess
-import sys
-import time
-import uuid
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +10,6 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
 from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 
-from govlink._http import httpx
 from govlink.identity import VerificationKey
 from govlink.identity._jose import b64url_encode
 
@@ -111,67 +102,6 @@ id_number = "11010519491231002X"
 name = "张三"
 acr = "3"
 """
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-@contextlib.contextmanager
-def two_idp_servers(postgres_url: str, tmp_path: Path) -> Iterator[tuple[str, str, str]]:
-    """Two provider processes on one PostgreSQL schema; returns (issuer, url A, url B)."""
-    import psycopg
-
-    schema = f"idp_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(postgres_url, autocommit=True) as admin:
-        admin.execute(f"CREATE SCHEMA {schema}")
-    store = f"{postgres_url}?options=-csearch_path%3D{schema}"
-    ports = _free_port(), _free_port()
-    issuer = f"http://127.0.0.1:{ports[0]}"  # what the load balancer's public URL would be
-    (tmp_path / "idp.toml").write_text(IDP_PROVIDER_FILE, "utf-8")
-    env = {k: v for k, v in os.environ.items() if not k.startswith("GOVLINK_")}
-    env.update(
-        GOVLINK_HOME=str(tmp_path),
-        GOVLINK_STORE=store,
-        GOVLINK_KEY_PASSPHRASE=IDP_PASSPHRASE,
-        GOVLINK_IDENTITY_ISSUER=issuer,
-        GOVLINK_IDP_CLIENTS_FILE=str(tmp_path / "idp.toml"),
-        GOVLINK_IDP_CLIENT_SECRETS=json.dumps(IDP_SECRETS),
-    )
-    init = [sys.executable, "-m", "govlink", "keys", "init", "--alg", "ES256", "--alg", "RS256"]
-    subprocess.run(init, env=env, check=True, capture_output=True, timeout=120)
-    procs = [
-        subprocess.Popen(
-            [sys.executable, "-m", "govlink", "idp", "serve", "--dev", "--port", str(port)],
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        for port in ports
-    ]
-    urls = [f"http://127.0.0.1:{port}" for port in ports]
-    try:
-        for url, proc in zip(urls, procs, strict=True):
-            deadline = time.monotonic() + 60
-            while True:
-                assert proc.poll() is None, proc.communicate()[1]
-                with contextlib.suppress(httpx.TransportError):
-                    if httpx.get(f"{url}/jwks", timeout=1).status_code == 200:
-                        break
-                assert time.monotonic() < deadline, "the provider did not start"
-                time.sleep(0.2)
-        yield issuer, urls[0], urls[1]
-    finally:
-        for proc in procs:
-            proc.terminate()
-        for proc in procs:
-            proc.communicate(timeout=10)
-        with psycopg.connect(postgres_url, autocommit=True) as admin:
-            admin.execute(f"DROP SCHEMA {schema} CASCADE")
 
 
 #: The client of the hostile-input tests (every grant) and its secret.

@@ -1,19 +1,14 @@
-"""The store's worker tests reuse the sync tests' helpers (sample events, the real adapter)."""
+"""The store's worker tests reuse the sync tests' helpers (sample events, the real adapter),
+which pytest's ``pythonpath`` setting makes importable."""
 
 from __future__ import annotations
 
-import sys
 import uuid
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
 from govlink.store import Store
-
-_SYNC_TESTS = str(Path(__file__).resolve().parent.parent / "sync")
-if _SYNC_TESTS not in sys.path:
-    sys.path.insert(0, _SYNC_TESTS)
 
 
 @pytest.fixture

@@ -7,9 +7,8 @@ captured), not from govlink's own bookkeeping.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from datetime import date
-from pathlib import Path
 
 import pytest
 from test_adapter_contract_support import (
@@ -32,15 +31,6 @@ from govlink.testing import MockProvince
 @pytest.fixture(params=ADAPTERS)
 def adapter_name(request: pytest.FixtureRequest) -> str:
     return str(request.param)
-
-
-@pytest.fixture
-def store(tmp_path: Path) -> Iterator[SQLiteStore]:
-    opened = SQLiteStore(tmp_path / "govlink.db")
-    try:
-        yield opened
-    finally:
-        opened.close()
 
 
 def _sync(store: SQLiteStore, clock: VirtualClock, **options: float | None) -> CatalogSync:

@@ -42,16 +42,6 @@ def run(outbox: Outbox, province: MockProvince, clock: VirtualClock, **options: 
     return asyncio.run(_drain(dispatcher))
 
 
-@pytest.fixture
-def clock() -> VirtualClock:
-    return VirtualClock()
-
-
-@pytest.fixture
-def outbox(sqlite_store: SQLiteStore, clock: VirtualClock) -> Outbox:
-    return Outbox(sqlite_store, clock=clock)
-
-
 def test_many_cases_per_request_each_case_in_order(outbox: Outbox, clock: VirtualClock) -> None:
     province = MockProvince(clock=clock)
     events = sample_events(300)

@@ -10,7 +10,6 @@ hundred events on the virtual clock (an outage of minutes passes in milliseconds
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from test_adapter_contract_support import (
@@ -60,15 +59,6 @@ def test_every_fault_kind_has_a_plan() -> None:
     assert set(PLANS) == set(FaultKind), "a fault kind of the mock has no plan in this matrix"
     outage_modes = {mode for mode in OutageMode for s in PLANS[FaultKind.OUTAGE] if mode.value in s}
     assert outage_modes == set(OutageMode)
-
-
-@pytest.fixture
-def store(tmp_path: Path) -> Iterator[SQLiteStore]:
-    opened = SQLiteStore(tmp_path / "govlink.db")
-    try:
-        yield opened
-    finally:
-        opened.close()
 
 
 def _run(

@@ -29,11 +29,6 @@ def entry(case: str, seq: int, hall: str = "370500", **extra: object) -> NewEntr
 
 
 @pytest.fixture
-def clock() -> VirtualClock:
-    return VirtualClock()
-
-
-@pytest.fixture
 def outbox(any_store: Store, clock: VirtualClock) -> Outbox:
     return Outbox(any_store, clock=clock, lease_seconds=30)
 

@@ -21,7 +21,6 @@ from sync_core_support import as_entries, sample_events
 from govlink import ConfigError, VirtualClock
 from govlink._http import httpx
 from govlink.cli import main
-from govlink.store import SQLiteStore
 from govlink.sync import (
     Dispatcher,
     Outbox,
@@ -31,16 +30,6 @@ from govlink.sync import (
     verify_journal,
 )
 from govlink.testing import MockProvince, served_mock
-
-
-@pytest.fixture
-def clock() -> VirtualClock:
-    return VirtualClock()
-
-
-@pytest.fixture
-def outbox(sqlite_store: SQLiteStore, clock: VirtualClock) -> Outbox:
-    return Outbox(sqlite_store, clock=clock)
 
 
 def _adapter(name: str, province: MockProvince, base_url: str | None = None, **options: Any) -> Any:

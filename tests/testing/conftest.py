@@ -2,15 +2,11 @@
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
 # The helpers module sits next to this file; make it importable however pytest was started.
-sys.path.insert(0, str(Path(__file__).parent))
-
 from province_helpers import Face, make_face  # importable thanks to the line above
 
 
