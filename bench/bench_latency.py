@@ -72,11 +72,23 @@ def fresh_store_url(postgres: str | None, tmp: Path) -> Iterator[str]:
             admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
+#: The worker's request rate, set below the platform's quota as an operator would (the served
+#: mock allows 200 requests/s per client): a 429 carries Retry-After, which holds the whole
+#: endpoint for a second, so the worker must not provoke one. 0: no limit.
+WORKER_RATE_LIMIT = 180.0
+
+
 def start_worker(store_url: str, province: str, home: Path) -> subprocess.Popen[bytes]:
     cmd = [sys.executable, "-m", "govlink", "sync", "run", "--store", store_url,
            "--province", province, "--concurrency", "4"]  # fmt: skip
+    if WORKER_RATE_LIMIT:
+        cmd += ["--rate-limit", str(WORKER_RATE_LIMIT)]
     env = {**os.environ, "GOVLINK_HOME": str(home)}
     return subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)  # noqa: S603 - fixed arguments
+
+
+#: Requests the platform answered 429 (its quota) in the last measurement.
+THROTTLED = 0
 
 
 def applied_times(url: str) -> tuple[dict[tuple[str, int], float], int]:
@@ -84,6 +96,8 @@ def applied_times(url: str) -> tuple[dict[tuple[str, int], float], int]:
     applied: dict[tuple[str, int], float] = {}
     repeats = 0
     since = 0
+    global THROTTLED  # a diagnostic beside the figures
+    THROTTLED = 0
     while True:
         page = httpx.get(f"{url}/admin/journal", params={"since": since, "limit": 2000}, timeout=60)
         entries = page.json()["entries"]
@@ -91,6 +105,7 @@ def applied_times(url: str) -> tuple[dict[tuple[str, int], float], int]:
             break
         for entry in entries:
             since = int(entry["index"]) + 1
+            THROTTLED += entry.get("status") == 429
             body = entry.get("body")
             if not body or not entry["path"].endswith("events:batch"):
                 continue
@@ -188,6 +203,7 @@ def measure(
         "max_ms": round(lat[-1], 1) if lat else None,
         "missing": count - len(lat),
         "duplicates": repeats,
+        "throttled_requests": THROTTLED,
     }
 
 
@@ -286,11 +302,19 @@ def main() -> None:
     parser.add_argument("--rates", default="100,500", help="events per second (comma list)")
     parser.add_argument("--seconds", type=float, default=20.0, help="load duration per rate")
     parser.add_argument("--workers", type=int, default=1, help="worker processes")
+    parser.add_argument(
+        "--worker-rate-limit",
+        type=float,
+        default=180.0,
+        help="each worker's requests/s, below the platform's quota (0: none; default 180)",
+    )
     parser.add_argument("--clerks", type=int, default=4, help="producer threads (default 4)")
     parser.add_argument(
         "--round-trips", type=int, metavar="N", help="count round trips of N enqueues instead"
     )
     args = parser.parse_args()
+    global WORKER_RATE_LIMIT  # the workers are started deep in measure()
+    WORKER_RATE_LIMIT = args.worker_rate_limit
     if args.round_trips:
         if args.postgres is None:
             parser.error("--round-trips needs --postgres")
