@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 import pytest
+from browser_support import screenshots_dir
 
 from govlink._http import httpx
 from govlink.testing import TEST_PEOPLE
@@ -37,61 +38,8 @@ if TYPE_CHECKING:
 
 pytestmark = [pytest.mark.browser, pytest.mark.server]
 
-REPO = Path(__file__).resolve().parents[2]
-CHROMIUM = os.environ.get("GOVLINK_CHROMIUM", "/usr/bin/chromium")
-CHROMIUM_FLAGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 HALL = "hall-370502"
 CALLBACK = "http://127.0.0.1:9/callback"  # the dev halls accept any loopback port
-
-
-def _missing() -> list[str]:
-    missing = []
-    try:
-        import playwright.sync_api  # noqa: F401
-    except ImportError:
-        missing.append("Playwright for Python (pip install -e '.[dev]')")
-    if not Path(CHROMIUM).exists():
-        missing.append(
-            f"Chromium at {CHROMIUM} (apt-get install chromium, or set GOVLINK_CHROMIUM)"
-        )
-    return missing
-
-
-def screenshots_dir() -> Path:
-    base = Path(os.environ.get("GOVLINK_ARTIFACTS_DIR") or REPO / ".artifacts")
-    path = base / "screenshots" / "idp-dev"
-    path.mkdir(parents=True, exist_ok=True)
-    return path
-
-
-@pytest.fixture
-def page() -> Iterator[Page]:
-    missing = _missing()
-    if missing:
-        message = "browser test needs " + " and ".join(missing)
-        if os.environ.get("CI") == "true":
-            pytest.fail(message)
-        pytest.skip(message)
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=CHROMIUM, headless=True, args=CHROMIUM_FLAGS
-        )
-        try:
-            context = browser.new_context(viewport={"width": 1000, "height": 700}, locale="zh-CN")
-            context.set_default_timeout(15_000)
-            yield context.new_page()
-        finally:
-            browser.close()
 
 
 def _free_port() -> int:
@@ -156,7 +104,7 @@ def test_idp_serve_dev_signs_in_through_the_mock_province(
     idp: tuple[str, list[str]], page: Page
 ) -> None:
     url, lines = idp
-    shots = screenshots_dir()
+    shots = screenshots_dir("idp-dev")
     arrived: list[str] = []
 
     def hall_callback(route: Route) -> None:

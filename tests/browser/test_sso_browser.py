@@ -15,72 +15,17 @@ with ``CI=true`` it fails instead.
 
 from __future__ import annotations
 
-import os
 import sys
 from collections.abc import Iterator
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
+from browser_support import REPO, screenshots_dir
 
 if TYPE_CHECKING:
     from playwright.sync_api import Page
 
 pytestmark = [pytest.mark.browser, pytest.mark.server]
-
-REPO = Path(__file__).resolve().parents[2]
-CHROMIUM = os.environ.get("GOVLINK_CHROMIUM", "/usr/bin/chromium")
-CHROMIUM_FLAGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
-
-
-def _missing() -> list[str]:
-    missing = []
-    try:
-        import playwright.sync_api  # noqa: F401
-    except ImportError:
-        missing.append("Playwright for Python (pip install -e '.[dev]')")
-    if not Path(CHROMIUM).exists():
-        missing.append(
-            f"Chromium at {CHROMIUM} (apt-get install chromium, or set GOVLINK_CHROMIUM)"
-        )
-    return missing
-
-
-def screenshots_dir() -> Path:
-    base = Path(os.environ.get("GOVLINK_ARTIFACTS_DIR") or REPO / ".artifacts")
-    path = base / "screenshots" / "sso"
-    path.mkdir(parents=True, exist_ok=True)
-    return path
-
-
-@pytest.fixture
-def page() -> Iterator[Page]:
-    missing = _missing()
-    if missing:
-        message = "browser test needs " + " and ".join(missing)
-        if os.environ.get("CI") == "true":
-            pytest.fail(message)
-        pytest.skip(message)
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=CHROMIUM, headless=True, args=CHROMIUM_FLAGS
-        )
-        try:
-            context = browser.new_context(viewport={"width": 1000, "height": 700}, locale="zh-CN")
-            context.set_default_timeout(15_000)
-            yield context.new_page()
-        finally:
-            browser.close()
 
 
 @pytest.fixture
@@ -110,7 +55,7 @@ def wait_for_backchannel_logout(page: Page, url: str) -> None:
 
 
 def test_sign_in_once_sso_and_single_logout(demo: Any, page: Page) -> None:
-    shots = screenshots_dir()
+    shots = screenshots_dir("sso")
     visited: list[str] = []
     page.on("framenavigated", lambda frame: visited.append(frame.url))
 

@@ -1,67 +1,29 @@
 """The HTML report in a real browser: headless Debian Chromium driven by Playwright.
 
 Skipped with a how-to when Playwright or Chromium is missing; in CI (``CI=true``) a missing
-browser fails instead. Screenshots go to ``$GOVLINK_ARTIFACTS_DIR`` (default
-``.artifacts/screenshots/`` under the working directory, git-ignored):
+browser fails instead (tests/browser/browser_support.py). Screenshots go to
+``$GOVLINK_ARTIFACTS_DIR/screenshots/`` (default ``.artifacts/screenshots/``, git-ignored):
 ``supervision-report.png`` (screen) and ``supervision-report-print.png`` (print media).
 """
 
 from __future__ import annotations
 
-import os
-import shutil
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from browser_support import chromium, screenshots_dir
 
 from govlink import report
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM = os.environ.get("GOVLINK_CHROMIUM", "/usr/bin/chromium")
-CHROMIUM_FLAGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
-HOW_TO = (
-    "needs Playwright for Python and Debian's Chromium: `pip install -e '.[dev]'` and "
-    "`apt-get install chromium` (or set GOVLINK_CHROMIUM to a Chromium binary)"
-)
-CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
-
-
-def _artifacts() -> Path:
-    base = Path(os.environ.get("GOVLINK_ARTIFACTS_DIR", ".artifacts/screenshots"))
-    base.mkdir(parents=True, exist_ok=True)
-    return base
-
 
 @pytest.fixture(scope="module")
-def browser() -> Any:
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        if CI:
-            pytest.fail(f"CI=true but Playwright is not installed: {HOW_TO}")
-        pytest.skip(HOW_TO)
-    if not (Path(CHROMIUM).exists() or shutil.which(CHROMIUM)):
-        if CI:
-            pytest.fail(f"CI=true but there is no Chromium at {CHROMIUM}: {HOW_TO}")
-        pytest.skip(f"no Chromium at {CHROMIUM}; {HOW_TO}")
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(
-            executable_path=CHROMIUM, headless=True, args=CHROMIUM_FLAGS
-        )
-        try:
-            yield chromium
-        finally:
-            chromium.close()
+def browser() -> Iterator[Any]:
+    with chromium() as launched:
+        yield launched
 
 
 def _open(browser: Any, path: Path, *, media: str = "screen") -> tuple[Any, list[str]]:
@@ -104,7 +66,7 @@ def test_report_renders_in_chromium(
     rows = page.locator("section.flagged tbody tr")
     assert rows.count() == len(sample_report.flagged())
     assert page.locator(".badge.red").count() == sample_report.level_counts()["red"]
-    page.screenshot(path=str(_artifacts() / "supervision-report.png"), full_page=True)
+    page.screenshot(path=str(screenshots_dir() / "supervision-report.png"), full_page=True)
     assert problems == []
     page.close()
 
@@ -123,6 +85,6 @@ def test_report_prints(
     pdf = page.pdf(format="A4", print_background=True)
     assert pdf.startswith(b"%PDF")
     assert len(pdf) > 10_000
-    page.screenshot(path=str(_artifacts() / "supervision-report-print.png"), full_page=True)
+    page.screenshot(path=str(screenshots_dir() / "supervision-report-print.png"), full_page=True)
     assert problems == []
     page.close()
